@@ -1,0 +1,634 @@
+//! Data sources: where an organisation's knowledge comes from, and their per-type config.
+
+use crate::error::Error;
+use crate::id::{DataSourceId, OrgId};
+use crate::time::{self, Timestamp};
+use crate::validate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// Shown instead of a secret config value; sending it back keeps the stored secret.
+pub const REDACTED: &str = "********";
+
+/// Kind of source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSourceType {
+    /// A crawled website.
+    Website,
+    /// Uploaded files.
+    File,
+    /// Atlassian Confluence spaces.
+    Confluence,
+    /// Slack channels.
+    Slack,
+    /// A Google Drive folder.
+    GoogleDrive,
+    /// A SharePoint site.
+    Sharepoint,
+}
+
+impl DataSourceType {
+    /// Every type.
+    pub const ALL: [DataSourceType; 6] = [
+        Self::Website,
+        Self::File,
+        Self::Confluence,
+        Self::Slack,
+        Self::GoogleDrive,
+        Self::Sharepoint,
+    ];
+
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Website => "website",
+            Self::File => "file",
+            Self::Confluence => "confluence",
+            Self::Slack => "slack",
+            Self::GoogleDrive => "google_drive",
+            Self::Sharepoint => "sharepoint",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The config fields this type accepts.
+    fn fields(self) -> &'static [Field] {
+        match self {
+            Self::Website => WEBSITE_FIELDS,
+            Self::File => &[],
+            Self::Confluence => CONFLUENCE_FIELDS,
+            Self::Slack => SLACK_FIELDS,
+            Self::GoogleDrive => GOOGLE_DRIVE_FIELDS,
+            Self::Sharepoint => SHAREPOINT_FIELDS,
+        }
+    }
+}
+
+const fn f(name: &'static str, kind: FieldKind, required: bool) -> Field {
+    Field {
+        name,
+        kind,
+        required,
+        secret: false,
+    }
+}
+
+const fn secret(name: &'static str) -> Field {
+    Field {
+        name,
+        kind: FieldKind::Text,
+        required: false,
+        secret: true,
+    }
+}
+
+const WEBSITE_FIELDS: &[Field] = &[
+    f("url", FieldKind::Url, true),
+    f(
+        "max_pages",
+        FieldKind::Int {
+            min: 1,
+            max: 10_000,
+            default: Some(1000),
+        },
+        false,
+    ),
+    f(
+        "max_depth",
+        FieldKind::Int {
+            min: 0,
+            max: 20,
+            default: Some(3),
+        },
+        false,
+    ),
+    f("include_patterns", FieldKind::TextList, false),
+    f("exclude_patterns", FieldKind::TextList, false),
+    f(
+        "requests_per_second",
+        FieldKind::Number {
+            min: 0.01,
+            max: 100.0,
+            default: Some(1.0),
+        },
+        false,
+    ),
+];
+const CONFLUENCE_FIELDS: &[Field] = &[
+    f("base_url", FieldKind::Url, true),
+    f("space_keys", FieldKind::TextList, false),
+    f("email", FieldKind::Text, false),
+    secret("api_token"),
+];
+const SLACK_FIELDS: &[Field] = &[
+    f("channel_ids", FieldKind::TextList, true),
+    secret("bot_token"),
+];
+const GOOGLE_DRIVE_FIELDS: &[Field] = &[
+    f("folder_id", FieldKind::Text, true),
+    secret("service_account_json"),
+];
+const SHAREPOINT_FIELDS: &[Field] = &[
+    f("site_url", FieldKind::Url, true),
+    f("tenant_id", FieldKind::Text, false),
+    f("client_id", FieldKind::Text, false),
+    secret("client_secret"),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum FieldKind {
+    Url,
+    Text,
+    TextList,
+    Int {
+        min: i64,
+        max: i64,
+        default: Option<i64>,
+    },
+    Number {
+        min: f64,
+        max: f64,
+        default: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    name: &'static str,
+    kind: FieldKind,
+    required: bool,
+    secret: bool,
+}
+
+/// How often a source is synced automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncFrequency {
+    /// Every hour.
+    Hourly,
+    /// Every day.
+    Daily,
+    /// Every week.
+    Weekly,
+    /// Only when asked.
+    #[default]
+    Manual,
+}
+
+impl SyncFrequency {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Manual => "manual",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Hourly, Self::Daily, Self::Weekly, Self::Manual]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// Processing state of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSourceStatus {
+    /// Created, never synced.
+    #[default]
+    Pending,
+    /// A sync is running.
+    Processing,
+    /// Synced and searchable.
+    Active,
+    /// The last sync failed.
+    Failed,
+    /// The last sync finished but some documents failed.
+    Partial,
+}
+
+impl DataSourceStatus {
+    /// Every status.
+    pub const ALL: [DataSourceStatus; 5] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Active,
+        Self::Failed,
+        Self::Partial,
+    ];
+
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Active => "active",
+            Self::Failed => "failed",
+            Self::Partial => "partial",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A data source as stored. Secrets inside `config` are stored, but [`DataSource::public_config`] hides them.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DataSource {
+    /// Its id.
+    pub id: DataSourceId,
+    /// Owning organisation.
+    #[serde(skip)]
+    pub org_id: OrgId,
+    /// Kind of source.
+    #[serde(rename = "type")]
+    pub kind: DataSourceType,
+    /// Display name.
+    pub name: String,
+    /// Validated, per-type settings with defaults filled in.
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Automatic sync schedule.
+    pub sync_frequency: SyncFrequency,
+    /// Processing state.
+    pub status: DataSourceStatus,
+    /// Chunks currently searchable.
+    pub chunks_indexed: u64,
+    /// End of the last successful sync.
+    #[serde(with = "time::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_synced_at: Option<Timestamp>,
+    /// Why the last sync failed, if it did.
+    pub last_error: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Last change.
+    #[serde(with = "time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// Body of `POST /data-sources` and `PUT /data-sources/:id` (on update every field is optional).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSourceInput {
+    /// `website`, `file`, `confluence`, `slack`, `google_drive` or `sharepoint` (required on create; immutable).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Display name (required on create).
+    pub name: Option<String>,
+    /// Per-type settings, e.g. `{"url": "https://docs.example.com"}` for a website.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// `hourly`, `daily`, `weekly` or `manual` (default).
+    pub sync_frequency: Option<String>,
+}
+
+impl DataSource {
+    /// Builds a new source from a create request; it starts `pending`.
+    pub fn create(org_id: OrgId, input: DataSourceInput) -> Result<DataSource, Error> {
+        let kind_raw = validate::required(input.kind, "type")?;
+        let kind = parse_type(&kind_raw)?;
+        let name = validate::name(&validate::required(input.name, "name")?, "name")?;
+        let config = validate_config(
+            kind,
+            input.config.unwrap_or_else(|| Value::Object(Map::new())),
+            None,
+        )?;
+        let sync_frequency = match input.sync_frequency {
+            Some(s) => parse_frequency(&s)?,
+            None => SyncFrequency::default(),
+        };
+        let now = time::now();
+        Ok(DataSource {
+            id: DataSourceId::generate(),
+            org_id,
+            kind,
+            name,
+            config,
+            sync_frequency,
+            status: DataSourceStatus::Pending,
+            chunks_indexed: 0,
+            last_synced_at: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Applies an update request; `config`, when given, replaces the old one (redacted secrets are kept).
+    pub fn apply(&mut self, input: DataSourceInput) -> Result<(), Error> {
+        if let Some(k) = input.kind {
+            if parse_type(&k)? != self.kind {
+                return Err(Error::invalid_field(
+                    "type",
+                    "the type of a data source cannot be changed",
+                ));
+            }
+        }
+        if let Some(n) = input.name {
+            self.name = validate::name(&n, "name")?;
+        }
+        if let Some(c) = input.config {
+            self.config = validate_config(self.kind, c, Some(&self.config))?;
+        }
+        if let Some(s) = input.sync_frequency {
+            self.sync_frequency = parse_frequency(&s)?;
+        }
+        self.updated_at = time::now();
+        Ok(())
+    }
+
+    /// The config with secret values replaced by [`REDACTED`], for responses.
+    pub fn public_config(&self) -> Map<String, Value> {
+        let mut out = self.config.clone();
+        for f in self.kind.fields().iter().filter(|f| f.secret) {
+            if let Some(v) = out.get_mut(f.name) {
+                *v = Value::String(REDACTED.into());
+            }
+        }
+        out
+    }
+
+    /// A copy safe to serialise in a response.
+    pub fn redacted(&self) -> DataSource {
+        DataSource {
+            config: self.public_config(),
+            ..self.clone()
+        }
+    }
+}
+
+fn parse_type(s: &str) -> Result<DataSourceType, Error> {
+    DataSourceType::parse(s).ok_or_else(|| {
+        Error::invalid_field(
+            "type",
+            format!("type must be one of website, file, confluence, slack, google_drive, sharepoint; got {s:?}"),
+        )
+    })
+}
+
+fn parse_frequency(s: &str) -> Result<SyncFrequency, Error> {
+    SyncFrequency::parse(s).ok_or_else(|| {
+        Error::invalid_field(
+            "sync_frequency",
+            format!("sync_frequency must be hourly, daily, weekly or manual; got {s:?}"),
+        )
+    })
+}
+
+/// Validates `config` for `kind`, filling defaults; `previous` supplies secrets sent back redacted.
+pub fn validate_config(
+    kind: DataSourceType,
+    config: Value,
+    previous: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, Error> {
+    let Value::Object(mut map) = config else {
+        return Err(Error::invalid_field(
+            "config",
+            "config must be a JSON object",
+        ));
+    };
+    let fields = kind.fields();
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
+    {
+        let allowed: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        return Err(Error::invalid_field(
+            &format!("config.{unknown}"),
+            format!(
+                "unknown config field {unknown:?} for a {} data source (allowed: {})",
+                kind.as_str(),
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ));
+    }
+    for f in fields {
+        let path = format!("config.{}", f.name);
+        let present = map.get(f.name).is_some_and(|v| !v.is_null());
+        if !present {
+            map.remove(f.name);
+            if f.required {
+                return Err(Error::invalid_field(
+                    &path,
+                    format!(
+                        "Missing required field: {path} (a {} data source needs it)",
+                        kind.as_str()
+                    ),
+                ));
+            }
+            match f.kind {
+                FieldKind::Int {
+                    default: Some(d), ..
+                } => {
+                    map.insert(f.name.into(), Value::from(d));
+                }
+                FieldKind::Number {
+                    default: Some(d), ..
+                } => {
+                    map.insert(f.name.into(), Value::from(d));
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let v = &map[f.name];
+        if f.secret && v.as_str() == Some(REDACTED) {
+            match previous.and_then(|p| p.get(f.name)) {
+                Some(old) => {
+                    map.insert(f.name.into(), old.clone());
+                    continue;
+                }
+                None => {
+                    return Err(Error::invalid_field(
+                        &path,
+                        format!("{path} must be the secret itself"),
+                    ))
+                }
+            }
+        }
+        check_field(f, v, &path)?;
+    }
+    Ok(map)
+}
+
+fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
+    match f.kind {
+        FieldKind::Url => {
+            let s = v
+                .as_str()
+                .ok_or_else(|| Error::invalid_field(path, format!("{path} must be a string")))?;
+            let rest = s
+                .strip_prefix("https://")
+                .or_else(|| s.strip_prefix("http://"));
+            let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+            if !host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+                || s.len() > 2048
+            {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be an absolute http(s) URL, got {s:?}"),
+                ));
+            }
+        }
+        FieldKind::Text => {
+            let ok = v
+                .as_str()
+                .is_some_and(|s| !s.trim().is_empty() && s.len() <= 65_536);
+            if !ok {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be a non-empty string"),
+                ));
+            }
+        }
+        FieldKind::TextList => {
+            let ok = v.as_array().is_some_and(|a| {
+                a.len() <= 1000
+                    && a.iter()
+                        .all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 2048))
+            });
+            if !ok {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be a list of non-empty strings"),
+                ));
+            }
+        }
+        FieldKind::Int { min, max, .. } => {
+            if !v.as_i64().is_some_and(|n| (min..=max).contains(&n)) {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be an integer from {min} to {max}"),
+                ));
+            }
+        }
+        FieldKind::Number { min, max, .. } => {
+            if !v.as_f64().is_some_and(|n| n >= min && n <= max) {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be a number from {min} to {max}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn website(config: Value) -> DataSourceInput {
+        DataSourceInput {
+            kind: Some("website".into()),
+            name: Some("Docs".into()),
+            config: Some(config),
+            sync_frequency: Some("daily".into()),
+        }
+    }
+
+    #[test]
+    fn website_defaults_are_filled() {
+        let ds = DataSource::create(
+            OrgId::generate(),
+            website(json!({"url": "https://docs.example.com"})),
+        )
+        .unwrap();
+        assert_eq!(ds.status, DataSourceStatus::Pending);
+        assert_eq!(ds.config["max_pages"], json!(1000));
+        assert_eq!(ds.config["max_depth"], json!(3));
+        assert_eq!(ds.config["requests_per_second"], json!(1.0));
+    }
+
+    #[test]
+    fn config_is_validated_per_type() {
+        let org = OrgId::generate();
+        for bad in [
+            json!({}),
+            json!({"url": "ftp://x"}),
+            json!({"url": "https://x", "max_pages": 0}),
+            json!({"url": "https://x", "max_pages": 10_001}),
+            json!({"url": "https://x", "colour": "red"}),
+            json!({"url": "https://x", "include_patterns": "a"}),
+            json!([1]),
+        ] {
+            assert!(
+                DataSource::create(org.clone(), website(bad.clone())).is_err(),
+                "{bad} should be refused"
+            );
+        }
+        let slack = DataSourceInput {
+            kind: Some("slack".into()),
+            name: Some("S".into()),
+            config: Some(json!({"channel_ids": ["C1"], "bot_token": "xoxb-1"})),
+            sync_frequency: None,
+        };
+        let ds = DataSource::create(org, slack).unwrap();
+        assert_eq!(ds.public_config()["bot_token"], json!(REDACTED));
+        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+    }
+
+    #[test]
+    fn redacted_secrets_sent_back_keep_the_stored_one() {
+        let org = OrgId::generate();
+        let slack = DataSourceInput {
+            kind: Some("slack".into()),
+            name: Some("S".into()),
+            config: Some(json!({"channel_ids": ["C1"], "bot_token": "xoxb-1"})),
+            sync_frequency: None,
+        };
+        let mut ds = DataSource::create(org, slack).unwrap();
+        let public = ds.public_config();
+        let mut changed = public.clone();
+        changed.insert("channel_ids".into(), json!(["C2"]));
+        ds.apply(DataSourceInput {
+            config: Some(Value::Object(changed)),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+        assert_eq!(ds.config["channel_ids"], json!(["C2"]));
+    }
+
+    #[test]
+    fn type_is_immutable() {
+        let mut ds = DataSource::create(
+            OrgId::generate(),
+            website(json!({"url": "https://a.example"})),
+        )
+        .unwrap();
+        assert!(ds
+            .apply(DataSourceInput {
+                kind: Some("file".into()),
+                ..Default::default()
+            })
+            .is_err());
+        assert!(ds
+            .apply(DataSourceInput {
+                kind: Some("website".into()),
+                ..Default::default()
+            })
+            .is_ok());
+    }
+}

@@ -1,0 +1,15 @@
+//! Twig's domain layer: ids, records, validation rules, the error-code table,
+//! and the ports (traits) that storage and other adapters implement.
+
+pub mod agent;
+pub mod apikey;
+pub mod datasource;
+pub mod error;
+pub mod id;
+pub mod org;
+pub mod page;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+pub use error::{Error, ErrorCode, Result};

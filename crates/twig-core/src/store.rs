@@ -1,0 +1,126 @@
+//! The storage port: every read and write of records goes through [`Store`].
+//!
+//! Every method that touches tenant data takes the caller's [`OrgId`], so a
+//! record of another organisation is indistinguishable from a missing one.
+
+use crate::agent::Agent;
+use crate::apikey::{ApiKey, KeyHash};
+use crate::datasource::{DataSource, DataSourceStatus};
+use crate::error::Error;
+use crate::id::{AgentId, DataSourceId, KeyId, OrgId};
+use crate::org::Org;
+use crate::page::{Listed, Page};
+use crate::time::Timestamp;
+use async_trait::async_trait;
+
+/// What can go wrong in a store, beyond "not found" (which is `Ok(None)` / `Ok(false)`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Referenced data sources do not exist in the organisation.
+    #[error("unknown data source(s): {}", .0.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "))]
+    UnknownDataSources(Vec<DataSourceId>),
+    /// A uniqueness rule was violated.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed (I/O, corruption, pool exhausted…).
+    #[error("storage backend error")]
+    Backend(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownDataSources(ids) => {
+                let mut details = serde_json::Map::new();
+                details.insert("field".into(), "data_source_ids".into());
+                details.insert(
+                    "unknown".into(),
+                    ids.iter().map(|d| d.as_str()).collect::<Vec<_>>().into(),
+                );
+                Error::InvalidRequest {
+                    message: e_to_string(&ids),
+                    details,
+                }
+            }
+            StoreError::Conflict(m) => Error::invalid(m),
+            StoreError::Backend(err) => Error::Internal(err.context("storage backend error")),
+        }
+    }
+}
+
+fn e_to_string(ids: &[DataSourceId]) -> String {
+    let list: Vec<&str> = ids.iter().map(|d| d.as_str()).collect();
+    format!("Data source not found: {}", list.join(", "))
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Record storage for one deployment (SQLite embedded, PostgreSQL scaled out).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the backend answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates `org` and `key` only if no organisation exists yet; tells whether it did.
+    async fn bootstrap(&self, org: &Org, key: &ApiKey, hash: &KeyHash) -> StoreResult<bool>;
+
+    /// Inserts an organisation.
+    async fn create_org(&self, org: &Org) -> StoreResult<()>;
+    /// Reads an organisation.
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>>;
+    /// All organisations, oldest first (operator use).
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+
+    /// Inserts a key record with the hash of its secret.
+    async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> StoreResult<()>;
+    /// Finds the key whose secret hashes to `hash`, revoked or not.
+    async fn find_api_key(&self, hash: &KeyHash) -> StoreResult<Option<(ApiKey, KeyHash)>>;
+    /// Reads a key; `org = None` is the operator's unscoped view.
+    async fn get_api_key(&self, org: Option<&OrgId>, id: &KeyId) -> StoreResult<Option<ApiKey>>;
+    /// Lists an organisation's keys, newest first.
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        include_revoked: bool,
+        page: Page,
+    ) -> StoreResult<Listed<ApiKey>>;
+    /// Marks a key revoked at `at`; false if missing or already revoked.
+    async fn revoke_api_key(
+        &self,
+        org: Option<&OrgId>,
+        id: &KeyId,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Inserts an agent; its data sources must exist in its organisation.
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()>;
+    /// Reads an agent.
+    async fn get_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<Option<Agent>>;
+    /// Lists agents, newest first.
+    async fn list_agents(&self, org: &OrgId, page: Page) -> StoreResult<Listed<Agent>>;
+    /// Replaces an agent's fields; false if it does not exist.
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<bool>;
+    /// Deletes an agent; false if it did not exist.
+    async fn delete_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<bool>;
+
+    /// Inserts a data source.
+    async fn create_data_source(&self, ds: &DataSource) -> StoreResult<()>;
+    /// Reads a data source.
+    async fn get_data_source(
+        &self,
+        org: &OrgId,
+        id: &DataSourceId,
+    ) -> StoreResult<Option<DataSource>>;
+    /// Lists data sources, newest first, optionally by status.
+    async fn list_data_sources(
+        &self,
+        org: &OrgId,
+        status: Option<DataSourceStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<DataSource>>;
+    /// Replaces a data source's user-editable fields; false if it does not exist.
+    async fn update_data_source(&self, ds: &DataSource) -> StoreResult<bool>;
+    /// Deletes a data source (agents stop listing it); false if it did not exist.
+    async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool>;
+}

@@ -1,0 +1,52 @@
+//! Record storage: implementations of [`twig_core::store::Store`].
+//!
+//! The backend is chosen by the database URL's scheme ([`open`]); callers only
+//! ever see `Arc<dyn Store>`.
+
+pub mod conformance;
+pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+use twig_core::store::Store;
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names a backend this build does not have.
+    #[error("unsupported database URL scheme in {0:?}: expected sqlite:// (postgres:// comes with the scale-out mode)")]
+    UnsupportedScheme(String),
+    /// The backend refused to open or migrate.
+    #[error("cannot open database {url}: {source:#}")]
+    Backend {
+        /// The URL, with any password removed.
+        url: String,
+        /// The cause.
+        source: anyhow::Error,
+    },
+}
+
+/// The default URL: a SQLite file inside the data directory.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("twig.db").display())
+}
+
+/// Opens (creating and migrating if needed) the store named by `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let store = sqlite::SqliteStore::open(Path::new(path))
+            .await
+            .map_err(|source| OpenError::Backend {
+                url: url.to_owned(),
+                source,
+            })?;
+        Ok(Arc::new(store))
+    } else {
+        Err(OpenError::UnsupportedScheme(
+            url.split("://").next().unwrap_or(url).to_owned(),
+        ))
+    }
+}

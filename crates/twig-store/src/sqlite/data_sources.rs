@@ -1,0 +1,148 @@
+//! Data-source records.
+
+use super::{backend, bounds, from_micros, from_micros_opt, micros};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use twig_core::datasource::{DataSource, DataSourceStatus, DataSourceType, SyncFrequency};
+use twig_core::id::{DataSourceId, OrgId};
+use twig_core::page::{Listed, Page};
+use twig_core::store::StoreResult;
+
+const SELECT: &str =
+    "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
+    last_synced_at, last_error, created_at, updated_at FROM data_sources";
+
+fn row(r: &SqliteRow) -> StoreResult<DataSource> {
+    let kind: String = r.try_get("type").map_err(backend)?;
+    let freq: String = r.try_get("sync_frequency").map_err(backend)?;
+    let status: String = r.try_get("status").map_err(backend)?;
+    let config: String = r.try_get("config").map_err(backend)?;
+    Ok(DataSource {
+        id: DataSourceId::from_trusted(r.try_get("id").map_err(backend)?),
+        org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+        kind: DataSourceType::parse(&kind)
+            .ok_or_else(|| backend(anyhow::anyhow!("unknown stored type {kind:?}")))?,
+        name: r.try_get("name").map_err(backend)?,
+        config: serde_json::from_str(&config).map_err(backend)?,
+        sync_frequency: SyncFrequency::parse(&freq)
+            .ok_or_else(|| backend(anyhow::anyhow!("unknown stored sync_frequency {freq:?}")))?,
+        status: DataSourceStatus::parse(&status)
+            .ok_or_else(|| backend(anyhow::anyhow!("unknown stored status {status:?}")))?,
+        chunks_indexed: r
+            .try_get::<i64, _>("chunks_indexed")
+            .map_err(backend)?
+            .max(0) as u64,
+        last_synced_at: from_micros_opt(r.try_get("last_synced_at").map_err(backend)?)?,
+        last_error: r.try_get("last_error").map_err(backend)?,
+        created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: from_micros(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+pub(super) async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    d: &DataSource,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO data_sources (id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
+            last_synced_at, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(d.id.as_str())
+    .bind(d.org_id.as_str())
+    .bind(d.kind.as_str())
+    .bind(&d.name)
+    .bind(serde_json::Value::Object(d.config.clone()).to_string())
+    .bind(d.sync_frequency.as_str())
+    .bind(d.status.as_str())
+    .bind(d.chunks_indexed as i64)
+    .bind(d.last_synced_at.as_ref().map(micros))
+    .bind(&d.last_error)
+    .bind(micros(&d.created_at))
+    .bind(micros(&d.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) async fn get(
+    pool: &SqlitePool,
+    org: &OrgId,
+    id: &DataSourceId,
+) -> StoreResult<Option<DataSource>> {
+    let r = sqlx::query(&format!("{SELECT} WHERE org_id = ? AND id = ?"))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    r.as_ref().map(row).transpose()
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    org: &OrgId,
+    status: Option<DataSourceStatus>,
+    page: Page,
+) -> StoreResult<Listed<DataSource>> {
+    let status = status.map(|s| s.as_str());
+    let filter = "org_id = ? AND (? IS NULL OR status = ?)";
+    let total: i64 =
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM data_sources WHERE {filter}"))
+            .bind(org.as_str())
+            .bind(status)
+            .bind(status)
+            .fetch_one(pool)
+            .await
+            .map_err(backend)?;
+    let (limit, offset) = bounds(page);
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+    ))
+    .bind(org.as_str())
+    .bind(status)
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let items = rows.iter().map(row).collect::<StoreResult<_>>()?;
+    Ok(Listed {
+        items,
+        total: total as u64,
+    })
+}
+
+pub(super) async fn update(
+    tx: &mut Transaction<'static, Sqlite>,
+    d: &DataSource,
+) -> StoreResult<bool> {
+    let res = sqlx::query(
+        "UPDATE data_sources SET name = ?, config = ?, sync_frequency = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+    )
+    .bind(&d.name)
+    .bind(serde_json::Value::Object(d.config.clone()).to_string())
+    .bind(d.sync_frequency.as_str())
+    .bind(micros(&d.updated_at))
+    .bind(d.id.as_str())
+    .bind(d.org_id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub(super) async fn delete(
+    tx: &mut Transaction<'static, Sqlite>,
+    org: &OrgId,
+    id: &DataSourceId,
+) -> StoreResult<bool> {
+    let res = sqlx::query("DELETE FROM data_sources WHERE id = ? AND org_id = ?")
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
+}

@@ -1,0 +1,240 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Reads use a pool of connections; writes go through a single connection
+//! with `BEGIN IMMEDIATE`, which is how SQLite wants to be written to (one
+//! writer, no lock upgrades that fail under contention).
+
+mod agents;
+mod data_sources;
+mod keys;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use twig_core::agent::Agent;
+use twig_core::apikey::{ApiKey, KeyHash};
+use twig_core::datasource::{DataSource, DataSourceStatus};
+use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
+use twig_core::org::Org;
+use twig_core::page::{Listed, Page};
+use twig_core::store::{Store, StoreError, StoreResult};
+use twig_core::time::Timestamp;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Store backed by a SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` and runs pending migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Operator commands may write while the server runs; wait for the lock instead of failing.
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .with_context(|| format!("opening {}", path.display()))?;
+        MIGRATOR.run(&write).await.context("running migrations")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.read_only(true))
+            .await
+            .context("opening read connections")?;
+        Ok(Self { read, write })
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
+    }
+}
+
+/// Wraps a backend failure.
+pub(crate) fn backend(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Backend(e.into())
+}
+
+/// Timestamp to stored microseconds.
+pub(crate) fn micros(t: &Timestamp) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Stored microseconds to timestamp.
+pub(crate) fn from_micros(v: i64) -> StoreResult<Timestamp> {
+    chrono::DateTime::from_timestamp_micros(v)
+        .ok_or_else(|| backend(anyhow::anyhow!("timestamp out of range: {v}")))
+}
+
+/// Optional stored microseconds to timestamp.
+pub(crate) fn from_micros_opt(v: Option<i64>) -> StoreResult<Option<Timestamp>> {
+    v.map(from_micros).transpose()
+}
+
+/// Page bounds as SQLite integers.
+pub(crate) fn bounds(page: Page) -> (i64, i64) {
+    (
+        i64::from(page.limit),
+        i64::try_from(page.offset).unwrap_or(i64::MAX),
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn bootstrap(&self, org: &Org, key: &ApiKey, hash: &KeyHash) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if n > 0 {
+            return Ok(false);
+        }
+        keys::insert_org(&mut tx, org).await?;
+        keys::insert_key(&mut tx, key, hash).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn create_org(&self, org: &Org) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        keys::insert_org(&mut tx, org).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
+        keys::get_org(&self.read, id).await
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        keys::list_orgs(&self.read).await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        keys::insert_key(&mut tx, key, hash).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn find_api_key(&self, hash: &KeyHash) -> StoreResult<Option<(ApiKey, KeyHash)>> {
+        keys::find_key(&self.read, hash).await
+    }
+
+    async fn get_api_key(&self, org: Option<&OrgId>, id: &KeyId) -> StoreResult<Option<ApiKey>> {
+        keys::get_key(&self.read, org, id).await
+    }
+
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        include_revoked: bool,
+        page: Page,
+    ) -> StoreResult<Listed<ApiKey>> {
+        keys::list_keys(&self.read, org, include_revoked, page).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        org: Option<&OrgId>,
+        id: &KeyId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = keys::revoke_key(&mut tx, org, id, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        agents::insert(&mut tx, agent).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<Option<Agent>> {
+        agents::get(&self.read, org, id).await
+    }
+
+    async fn list_agents(&self, org: &OrgId, page: Page) -> StoreResult<Listed<Agent>> {
+        agents::list(&self.read, org, page).await
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = agents::update(&mut tx, agent).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn delete_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = agents::delete(&mut tx, org, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn create_data_source(&self, ds: &DataSource) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        data_sources::insert(&mut tx, ds).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_data_source(
+        &self,
+        org: &OrgId,
+        id: &DataSourceId,
+    ) -> StoreResult<Option<DataSource>> {
+        data_sources::get(&self.read, org, id).await
+    }
+
+    async fn list_data_sources(
+        &self,
+        org: &OrgId,
+        status: Option<DataSourceStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<DataSource>> {
+        data_sources::list(&self.read, org, status, page).await
+    }
+
+    async fn update_data_source(&self, ds: &DataSource) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::update(&mut tx, ds).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::delete(&mut tx, org, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+}
