@@ -1,1 +1,71 @@
-pub fn placeholder() {}
+//! Twig's HTTP layer: the axum router, auth and scope extractors, the one
+//! mapping from domain errors to the documented error body, and OpenAPI.
+//!
+//! Handlers are thin: authenticate, extract, call one `twig_core::service`
+//! function, render.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod legacy;
+pub mod openapi;
+mod routes;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use twig_core::store::Store;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest JSON request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Record storage.
+    pub store: Arc<dyn Store>,
+    /// HTTP settings.
+    pub config: Arc<ApiConfig>,
+}
+
+/// The complete application router (without the legacy-path rewrite).
+pub fn router(state: AppState) -> Router {
+    let (router, _) = openapi::routes().split_for_parts();
+    let limit = state.config.max_body_bytes;
+    router
+        .fallback(routes::fallback)
+        .method_not_allowed_fallback(routes::fallback)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
+        .layer(axum::middleware::from_fn(error::request_context))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = legacy::with_legacy_paths(router(state));
+    let make = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    axum::serve(listener, make)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -8,6 +8,7 @@ pub mod error;
 pub mod id;
 pub mod org;
 pub mod page;
+pub mod service;
 pub mod store;
 pub mod time;
 pub mod validate;

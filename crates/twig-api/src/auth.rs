@@ -1,0 +1,86 @@
+//! Authentication and scope checks as extractors: `Authed<Write>` in a handler
+//! signature means "a valid key of some org that holds the Write scope".
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use std::marker::PhantomData;
+use twig_core::apikey::{ApiKey, Scope};
+use twig_core::service::keys;
+use twig_core::Error;
+
+/// The scope a handler requires.
+pub trait RequiredScope: Send + Sync + 'static {
+    /// `None`: any valid key.
+    const SCOPE: Option<Scope>;
+}
+
+/// Marker: Read scope (list/get).
+pub struct Read;
+/// Marker: Write scope (create/update/delete).
+pub struct Write;
+/// Marker: Execute scope (queries, feedback).
+pub struct Execute;
+/// Marker: Admin scope (keys, users, analytics).
+pub struct Admin;
+/// Marker: any valid key.
+pub struct AnyScope;
+
+impl RequiredScope for Read {
+    const SCOPE: Option<Scope> = Some(Scope::Read);
+}
+impl RequiredScope for Write {
+    const SCOPE: Option<Scope> = Some(Scope::Write);
+}
+impl RequiredScope for Execute {
+    const SCOPE: Option<Scope> = Some(Scope::Execute);
+}
+impl RequiredScope for Admin {
+    const SCOPE: Option<Scope> = Some(Scope::Admin);
+}
+impl RequiredScope for AnyScope {
+    const SCOPE: Option<Scope> = None;
+}
+
+/// An authenticated caller whose key holds scope `S`.
+pub struct Authed<S: RequiredScope> {
+    /// The caller's key (its `org_id` scopes every query).
+    pub key: ApiKey,
+    _scope: PhantomData<S>,
+}
+
+fn bearer(parts: &Parts) -> Result<&str, Error> {
+    let missing = || {
+        Error::Unauthorized(
+            "Missing or malformed Authorization header: expected \"Bearer twigsk_live_...\"".into(),
+        )
+    };
+    let value = parts.headers.get(AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    Ok(token.trim())
+}
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        let key = keys::authenticate(state.store.as_ref(), token).await?;
+        if let Some(scope) = S::SCOPE {
+            keys::require(&key, scope)?;
+        }
+        Ok(Self {
+            key,
+            _scope: PhantomData,
+        })
+    }
+}

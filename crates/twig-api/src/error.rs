@@ -1,0 +1,179 @@
+//! The one mapping from errors to the documented body, and the request-id middleware.
+//!
+//! Handlers return [`ApiError`]; it renders as a bare status carrying an
+//! [`ErrorPayload`] extension. [`request_context`] then writes the body with
+//! the request's id, so every error (including router fallbacks, body-limit
+//! and panic responses) has the same shape and the same `X-Request-Id`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use twig_core::id::RequestId;
+use twig_core::{Error, ErrorCode};
+use utoipa::ToSchema;
+
+/// Header carrying the request id on every response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A domain error on its way to becoming an HTTP response.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+/// What the middleware needs to render an error body.
+#[derive(Debug, Clone)]
+pub struct ErrorPayload {
+    code: ErrorCode,
+    message: String,
+    details: Map<String, Value>,
+    /// Full cause chain, logged (never shown) for 5xx.
+    cause: Option<String>,
+}
+
+impl ErrorPayload {
+    /// A payload for `code` with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Map::new(),
+            cause: None,
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let cause = match &self.0 {
+            Error::Internal(e) => Some(format!("{e:#}")),
+            Error::Unavailable(m) => Some(m.clone()),
+            _ => None,
+        };
+        let payload = ErrorPayload {
+            code,
+            message: self.0.public_message(),
+            details: self.0.details(),
+            cause,
+        };
+        payload.into_response()
+    }
+}
+
+impl IntoResponse for ErrorPayload {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = status.into_response();
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+/// The documented error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorObject,
+    /// Id of the request, also in `X-Request-Id`.
+    #[schema(example = "req_8fKq2LmZ0xYb7Lz0aHc1")]
+    pub request_id: String,
+}
+
+/// Inner object of [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// One of `invalid_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `rate_limit_exceeded`, `internal_error`, `service_unavailable`.
+    #[schema(example = "invalid_request")]
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Structured context, e.g. the offending field.
+    #[schema(value_type = Object)]
+    pub details: Map<String, Value>,
+}
+
+/// Id of the current request, stored in request extensions.
+#[derive(Debug, Clone)]
+pub struct CurrentRequestId(pub RequestId);
+
+fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 | 405 => ErrorCode::NotFound,
+        429 => ErrorCode::RateLimitExceeded,
+        503 => ErrorCode::ServiceUnavailable,
+        400..=499 => ErrorCode::InvalidRequest,
+        _ => ErrorCode::InternalError,
+    }
+}
+
+/// Assigns a request id, and renders every error response in the documented shape.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let rid = RequestId::generate();
+    req.extensions_mut().insert(CurrentRequestId(rid.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+
+    let payload = res.extensions_mut().remove::<ErrorPayload>();
+    let status = res.status();
+    if payload.is_some() || status.is_client_error() || status.is_server_error() {
+        let payload = payload.unwrap_or_else(|| {
+            let code = code_for_status(status);
+            ErrorPayload::new(code, status.canonical_reason().unwrap_or("Error"))
+        });
+        let code = payload.code;
+        if code.http_status() >= 500 {
+            tracing::error!(request_id = %rid, %method, %path, cause = payload.cause.as_deref().unwrap_or("-"),
+                "request failed: {}", payload.message);
+        }
+        let body = ErrorBody {
+            error: ErrorObject {
+                code: code.as_str().to_owned(),
+                message: payload.message,
+                details: payload.details,
+            },
+            request_id: rid.to_string(),
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let (mut parts, _) = res.into_parts();
+        parts.status = status;
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        res = Response::from_parts(parts, Body::from(json));
+    }
+    if let Ok(v) = HeaderValue::from_str(rid.as_str()) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    res
+}
+
+/// Turns a handler panic into a 500 whose body the middleware renders.
+pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let mut p = ErrorPayload::new(ErrorCode::InternalError, "Internal server error");
+    p.cause = Some("handler panicked".into());
+    p.into_response()
+}

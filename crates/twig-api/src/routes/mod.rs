@@ -1,0 +1,23 @@
+//! Handlers, one module per resource.
+
+pub mod agents;
+pub mod api_keys;
+pub mod data_sources;
+pub mod health;
+pub mod me;
+
+use crate::error::ErrorPayload;
+use axum::http::{Method, Uri};
+use twig_core::ErrorCode;
+
+/// Unknown route or method: 404 in the documented shape.
+pub async fn fallback(method: Method, uri: Uri) -> ErrorPayload {
+    let mut details = serde_json::Map::new();
+    details.insert("method".into(), method.as_str().into());
+    details.insert("path".into(), uri.path().into());
+    ErrorPayload::new(
+        ErrorCode::NotFound,
+        format!("Unrecognized request URL ({method} {})", uri.path()),
+    )
+    .with_details(details)
+}

@@ -1,0 +1,8 @@
+//! Use cases the HTTP layer and the CLI call: validate, then one store call.
+//!
+//! Handlers stay thin: they extract and authenticate, call one function here,
+//! and render the result.
+
+pub mod agents;
+pub mod data_sources;
+pub mod keys;

@@ -1,0 +1,299 @@
+//! Settings: built-in defaults < `twig.toml` < `TWIG_*` environment < flags.
+//!
+//! Nested keys use a double underscore in the environment:
+//! `[server] max_body_bytes` is `TWIG_SERVER__MAX_BODY_BYTES`.
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting of `twig`, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address `serve` listens on.
+    pub addr: SocketAddr,
+    /// Directory holding the database, indexes and uploaded files.
+    pub data_dir: PathBuf,
+    /// Database URL; default: a SQLite file inside `data_dir`. The scheme picks the backend.
+    pub database_url: Option<String>,
+    /// HTTP server settings.
+    pub server: ServerSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[server]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `[log]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `twig=debug,tower_http=info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./twig-data"),
+            database_url: None,
+            server: ServerSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// The commented default configuration printed by `twig config print-default`.
+pub const DEFAULT_TOML: &str = r#"# twig.toml: every setting with its default.
+# Precedence: these defaults < this file < TWIG_* environment variables < command-line flags.
+# A nested key uses a double underscore in the environment: [server] max_body_bytes is
+# TWIG_SERVER__MAX_BODY_BYTES.
+
+# Address the HTTP server listens on (TWIG_ADDR, --addr).
+addr = "127.0.0.1:8080"
+
+# Directory for the database, indexes and uploaded files (TWIG_DATA_DIR, --data-dir).
+data_dir = "./twig-data"
+
+# Database URL (TWIG_DATABASE_URL, --database-url). Unset: a SQLite file inside data_dir.
+# The scheme picks the backend: sqlite://PATH.
+# database_url = "sqlite://./twig-data/twig.db"
+
+[server]
+# Largest JSON request body accepted, in bytes.
+max_body_bytes = 2097152
+# Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
+shutdown_grace_secs = 30
+
+[log]
+# Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
+level = "info"
+# "text" for people, "json" for log shippers.
+format = "text"
+"#;
+
+/// Values given as command-line flags; only those present override.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    /// `--addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Loads settings from every layer and validates them.
+pub fn load(config: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Settings> {
+    load_with_env(config, flags, Env::prefixed("TWIG_").split("__"))
+}
+
+fn load_with_env(
+    config: Option<&Path>,
+    flags: &FlagOverrides,
+    env: Env,
+) -> anyhow::Result<Settings> {
+    let file = match config {
+        Some(p) if !p.exists() => bail!("config file {} does not exist", p.display()),
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from("twig.toml")).filter(|p| p.exists()),
+    };
+    let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(path) = &file {
+        check_unknown_keys(path)?;
+        fig = fig.merge(Toml::file(path));
+    }
+    fig = fig.merge(env).merge(Serialized::defaults(flags));
+    let settings: Settings = fig.extract().map_err(|e| {
+        let msgs: Vec<String> = e.into_iter().map(describe).collect();
+        anyhow::anyhow!("invalid settings:\n  {}", msgs.join("\n  "))
+    })?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// One figment error as "setting `a.b` (from SOURCE): problem".
+fn describe(e: figment::Error) -> String {
+    let key = if e.path.is_empty() {
+        "?".to_owned()
+    } else {
+        e.path.join(".")
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_else(|| "settings".into());
+    let env_hint = format!("TWIG_{}", e.path.join("__").to_uppercase());
+    format!(
+        "setting `{key}` (from {source}; env {env_hint}): {}",
+        e.kind
+    )
+}
+
+/// Refuses keys the file sets that no setting has (usually a typo).
+fn check_unknown_keys(path: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let known = serde_json::to_value(Settings::default())?;
+    fn walk(table: &toml::Table, known: &serde_json::Value, prefix: &str) -> anyhow::Result<()> {
+        for (k, v) in table {
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let Some(known_v) = known.get(k) else {
+                bail!("unknown setting `{name}` in the config file")
+            };
+            if let (toml::Value::Table(sub), serde_json::Value::Object(_)) = (v, known_v) {
+                walk(sub, known_v, &name)?;
+            }
+        }
+        Ok(())
+    }
+    walk(&file, &known, "").with_context(|| format!("in {}", path.display()))
+}
+
+impl Settings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.data_dir.as_os_str().is_empty() {
+            bail!("setting `data_dir` (TWIG_DATA_DIR): must not be empty");
+        }
+        if self.server.max_body_bytes < 1024 {
+            bail!("setting `server.max_body_bytes` (TWIG_SERVER__MAX_BODY_BYTES): must be at least 1024");
+        }
+        if let Some(url) = &self.database_url {
+            if !url.contains(':') {
+                bail!("setting `database_url` (TWIG_DATABASE_URL): {url:?} is not a URL such as sqlite://PATH");
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bail!(
+                "setting `log.level` (TWIG_LOG__LEVEL): {:?} is not a valid filter",
+                self.log.level
+            );
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!(
+                "setting `log.format` (TWIG_LOG__FORMAT): must be \"text\" or \"json\", got {:?}",
+                self.log.format
+            );
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| twig_store::default_url(&self.data_dir))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closure signature, not ours
+mod tests {
+    use super::*;
+
+    fn no_env() -> Env {
+        Env::prefixed("TWIG_TEST_UNUSED_PREFIX_")
+    }
+
+    #[test]
+    fn printed_default_equals_builtin_default() {
+        let parsed: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twig.toml");
+        std::fs::write(&path, "addr = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\n[server]\nmax_body_bytes = 4096\n")
+            .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TWIG_DATA_DIR", "/from/env");
+            jail.set_env("TWIG_SERVER__MAX_BODY_BYTES", "8192");
+            let flags = FlagOverrides {
+                addr: Some("127.0.0.1:9100".into()),
+                ..Default::default()
+            };
+            let s = load_with_env(Some(&path), &flags, Env::prefixed("TWIG_").split("__")).unwrap();
+            assert_eq!(s.addr.port(), 9100, "flag beats file");
+            assert_eq!(s.data_dir, PathBuf::from("/from/env"), "env beats file");
+            assert_eq!(s.server.max_body_bytes, 8192, "nested env key");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_settings_name_the_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TWIG_ADDR", "not-an-address");
+            let err = load_with_env(
+                None,
+                &FlagOverrides::default(),
+                Env::prefixed("TWIG_").split("__"),
+            )
+            .unwrap_err();
+            assert!(format!("{err:#}").contains("addr"), "{err:#}");
+            Ok(())
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twig.toml");
+        std::fs::write(&path, "[server]\nmax_body_bites = 1\n").unwrap();
+        let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("server.max_body_bites"),
+            "{err:#}"
+        );
+        std::fs::write(&path, "[log]\nformat = \"xml\"\n").unwrap();
+        let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
+        assert!(format!("{err:#}").contains("log.format"), "{err:#}");
+        assert!(load_with_env(
+            Some(&dir.path().join("missing.toml")),
+            &FlagOverrides::default(),
+            no_env()
+        )
+        .is_err());
+    }
+}

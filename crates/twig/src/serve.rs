@@ -1,0 +1,82 @@
+//! `twig serve`: bootstrap on first start, then serve until a signal arrives.
+
+use crate::cli::open_store;
+use crate::config::Settings;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use twig_api::{ApiConfig, AppState};
+use twig_core::service::keys;
+
+/// Runs the server with `settings`.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    if let Some((org, key, secret)) = keys::bootstrap(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?
+    {
+        // stdout, not the log: logs are often shipped elsewhere; this must be seen once and only here.
+        println!(
+            "\nCreated organisation \"{}\" ({}) and API key {} with every scope:\n\n    {}\n\n\
+             This key will not be shown again. Store it now.\n",
+            org.name,
+            org.id,
+            key.id,
+            secret.expose()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (setting `addr`, TWIG_ADDR, --addr)",
+                settings.addr
+            )
+        })?;
+    let local = listener.local_addr()?;
+    tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
+    let state = AppState {
+        store,
+        config: Arc::new(ApiConfig {
+            max_body_bytes: settings.server.max_body_bytes,
+        }),
+    };
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(twig_api::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = tx.send(());
+    match tokio::time::timeout(grace, server).await {
+        Ok(res) => res.context("server task failed")?.context("server error")?,
+        Err(_) => tracing::warn!(
+            "in-flight requests did not finish within {}s; exiting",
+            grace.as_secs()
+        ),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end API tests: each starts the real binary on port 0 with a fresh data dir.
+
+mod agents;
+mod cli;
+mod data_sources;
+mod errors;
+mod helpers;
+mod keys;
+mod scopes;
+mod server;

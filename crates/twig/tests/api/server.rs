@@ -1,0 +1,237 @@
+use crate::helpers::{assert_error, TestServer};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn bootstrap_key_is_printed_once_and_data_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let key = s.admin().to_owned();
+    let out = s.stdout.lock().unwrap().clone();
+    assert!(out.contains("will not be shown again"), "{out}");
+    assert_eq!(out.matches("twigsk_").count(), 1);
+    let r = s
+        .post(
+            "/api/v1/data-sources",
+            &key,
+            json!({"type": "file", "name": "Uploads"}),
+        )
+        .await;
+    let ds = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            "/api/v1/agents",
+            &key,
+            json!({"name": "Keeper", "data_source_ids": [ds]}),
+        )
+        .await;
+    let agent = r.body.clone();
+    let status = s.stop();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+
+    let s2 = TestServer::start_in(dir.path(), &[]).await;
+    assert!(s2.key.is_none(), "no second bootstrap key");
+    assert!(!s2.stdout.lock().unwrap().contains(&key));
+    let got = s2
+        .get(
+            &format!("/api/v1/agents/{}", agent["id"].as_str().unwrap()),
+            &key,
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, agent);
+    assert_eq!(
+        s2.get(&format!("/api/v1/data-sources/{ds}"), &key)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn probes_need_no_auth() {
+    let (s, _d) = TestServer::start().await;
+    let h = s.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(h.status, 200);
+    assert_eq!(h.body["status"], "ok");
+    let r = s.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn legacy_paths_serve_the_same_api() {
+    let (s, _d) = TestServer::start().await;
+    let k = s.admin();
+    let r = s
+        .post(
+            "/api/agents",
+            k,
+            json!({"name": "legacy", "data_source_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap();
+    assert_eq!(s.get(&format!("/api/v1/agents/{id}"), k).await.status, 200);
+    assert_eq!(
+        s.get(&format!("/api/agents/{id}"), k).await.body["name"],
+        "legacy"
+    );
+    assert_eq!(s.get("/api/agents?limit=1", k).await.body["limit"], 1);
+    assert_eq!(s.get("/api/me", k).await.status, 200);
+}
+
+#[tokio::test]
+async fn openapi_documents_exactly_the_routes_that_exist() {
+    let (s, _d) = TestServer::start().await;
+    let doc = s
+        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(doc.status, 200);
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/agents"),
+        ("POST", "/api/v1/agents"),
+        ("GET", "/api/v1/agents/{id}"),
+        ("PUT", "/api/v1/agents/{id}"),
+        ("DELETE", "/api/v1/agents/{id}"),
+        ("GET", "/api/v1/data-sources"),
+        ("POST", "/api/v1/data-sources"),
+        ("GET", "/api/v1/data-sources/{id}"),
+        ("PUT", "/api/v1/data-sources/{id}"),
+        ("DELETE", "/api/v1/data-sources/{id}"),
+        ("GET", "/api/v1/api-keys"),
+        ("POST", "/api/v1/api-keys"),
+        ("GET", "/api/v1/api-keys/{id}"),
+        ("DELETE", "/api/v1/api-keys/{id}"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(documented, expected);
+    // Each documented route is really routed (the fallback says "Unrecognized request URL").
+    for (method, path) in &documented {
+        let concrete = path.replace("{id}", "x_1");
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = s.call(m, &concrete, None, None).await;
+        let msg = r.body["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            !msg.starts_with("Unrecognized request URL"),
+            "{method} {path} is documented but not routed"
+        );
+    }
+    assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn cross_org_records_are_invisible() {
+    let (s, _d) = TestServer::start().await;
+    let a = s.admin().to_owned();
+    let (ok, org_b, err) =
+        crate::helpers::twig_cmd(&s.data_dir, &["orgs", "create", "--name", "Beta"]);
+    assert!(ok, "{err}");
+    let org_b = org_b.trim().to_owned();
+    let (ok, out, err) = crate::helpers::twig_cmd(
+        &s.data_dir,
+        &[
+            "keys",
+            "create",
+            "--org",
+            &org_b,
+            "--name",
+            "b",
+            "--scopes",
+            "read,write,execute,admin",
+        ],
+    );
+    assert!(ok, "{err}");
+    let b = out.trim().to_owned();
+    assert_eq!(s.get("/api/v1/me", &b).await.body["org_id"], org_b.as_str());
+
+    let ds = s
+        .post(
+            "/api/v1/data-sources",
+            &a,
+            json!({"type": "file", "name": "A files"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ag = s
+        .post(
+            "/api/v1/agents",
+            &a,
+            json!({"name": "A bot", "data_source_ids": [ds]}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (key_a_id, _) = s.key_with(&["read"]).await;
+
+    for path in [
+        format!("/api/v1/agents/{ag}"),
+        format!("/api/v1/data-sources/{ds}"),
+        format!("/api/v1/api-keys/{key_a_id}"),
+    ] {
+        assert_error(&s.get(&path, &b).await, 404, "not_found");
+        assert_error(&s.delete(&path, &b).await, 404, "not_found");
+    }
+    assert_error(
+        &s.put(
+            &format!("/api/v1/agents/{ag}"),
+            &b,
+            json!({"name": "stolen"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &s.put(
+            &format!("/api/v1/data-sources/{ds}"),
+            &b,
+            json!({"name": "stolen"}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    // B cannot point its agent at A's data source, and learns nothing about it.
+    let r = s
+        .post(
+            "/api/v1/agents",
+            &b,
+            json!({"name": "B", "data_source_ids": [ds]}),
+        )
+        .await;
+    assert_error(&r, 400, "invalid_request");
+    assert_eq!(s.get("/api/v1/agents", &b).await.body["total"], 0);
+    assert_eq!(s.get("/api/v1/data-sources", &b).await.body["total"], 0);
+    assert_eq!(s.get("/api/v1/api-keys", &b).await.body["total"], 1);
+    // A's records are untouched.
+    assert_eq!(
+        s.get(&format!("/api/v1/agents/{ag}"), &a).await.body["name"],
+        "A bot"
+    );
+    assert_eq!(
+        s.get(&format!("/api/v1/api-keys/{key_a_id}"), &a)
+            .await
+            .status,
+        200
+    );
+}
