@@ -5,7 +5,7 @@ run: ## Build and start the server on the embedded default (SQLite in ./twig-dat
 	cargo run --bin twig -- serve
 
 test: ## The whole test suite (what CI runs).
-	cargo test --workspace
+	cargo test --workspace --no-fail-fast
 
 lint:
 	cargo fmt --all -- --check

@@ -16,6 +16,7 @@ use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use twig_core::retrieval::Retriever;
 use twig_core::store::Store;
 
 /// Settings of the HTTP layer.
@@ -38,6 +39,8 @@ impl Default for ApiConfig {
 pub struct AppState {
     /// Record storage.
     pub store: Arc<dyn Store>,
+    /// Ingestion into, and search of, the indexes.
+    pub retriever: Arc<dyn Retriever>,
     /// HTTP settings.
     pub config: Arc<ApiConfig>,
 }

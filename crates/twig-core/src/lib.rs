@@ -4,10 +4,12 @@
 pub mod agent;
 pub mod apikey;
 pub mod datasource;
+pub mod document;
 pub mod error;
 pub mod id;
 pub mod org;
 pub mod page;
+pub mod retrieval;
 pub mod service;
 pub mod store;
 pub mod time;

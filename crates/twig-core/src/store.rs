@@ -6,8 +6,9 @@
 use crate::agent::Agent;
 use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
+use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
-use crate::id::{AgentId, DataSourceId, KeyId, OrgId};
+use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, KeyId, OrgId};
 use crate::org::Org;
 use crate::page::{Listed, Page};
 use crate::time::Timestamp;
@@ -121,6 +122,56 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Listed<DataSource>>;
     /// Replaces a data source's user-editable fields; false if it does not exist.
     async fn update_data_source(&self, ds: &DataSource) -> StoreResult<bool>;
-    /// Deletes a data source (agents stop listing it); false if it did not exist.
+    /// Deletes a data source with its documents (logging their removal); false if it did not exist.
     async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool>;
+
+    /// Documents, chunks and the index change log.
+    fn documents(&self) -> &dyn DocumentStore;
+}
+
+/// Storage of documents and chunks, and the change log derived indexes replay.
+///
+/// Every write appends to the change log in the same transaction, so an index
+/// that crashed mid-update catches up by replaying from its last applied seq.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// The document with `source_key` in a data source.
+    async fn find_document(
+        &self,
+        ds: &DataSourceId,
+        source_key: &str,
+    ) -> StoreResult<Option<Document>>;
+    /// A document of the org.
+    async fn get_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<Document>>;
+    /// Inserts or replaces a document and all its chunks atomically; returns the change seq.
+    /// Fails with `Conflict` if the data source no longer exists.
+    async fn upsert_document(&self, doc: &Document, chunks: &[StoredChunk]) -> StoreResult<u64>;
+    /// Deletes a document and its chunks; returns the change seq, or `None` if it did not exist.
+    async fn delete_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<u64>>;
+    /// Changes after `seq`, oldest first.
+    async fn changes_since(&self, seq: u64, limit: u32) -> StoreResult<Vec<IndexChange>>;
+    /// Highest change seq so far (0 when none).
+    async fn last_change(&self) -> StoreResult<u64>;
+    /// Forgets changes up to `seq` once every index has applied them.
+    async fn prune_changes(&self, upto: u64) -> StoreResult<()>;
+    /// A document with its chunks (embeddings included), by id alone (index replay).
+    async fn document_with_chunks(
+        &self,
+        id: &DocumentId,
+    ) -> StoreResult<Option<(Document, Vec<StoredChunk>)>>;
+    /// Embeddings of all chunks after `after` (a chunk id, in id order), for loading the vector index.
+    async fn vector_rows(&self, after: Option<&ChunkId>, limit: u32)
+        -> StoreResult<Vec<VectorRow>>;
+    /// Chunks of the org by id, with their document's title and URL; unknown ids are skipped.
+    async fn chunk_details(&self, org: &OrgId, ids: &[ChunkId]) -> StoreResult<Vec<ChunkDetail>>;
+    /// Chunks searchable by the org, optionally within some data sources.
+    async fn count_chunks(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+    ) -> StoreResult<u64>;
+    /// Reads an index setting.
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Writes an index setting.
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
 }

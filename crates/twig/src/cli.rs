@@ -55,6 +55,25 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Retrieval quality (nDCG@10, recall, MRR) and speed on a BEIR data set, in a fresh temporary data dir.
+    Retrieval {
+        /// BEIR directory (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+        #[arg(long, default_value = "../shared/datasets/scifact")]
+        dataset: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Ingest only the first N documents (quick runs).
+        #[arg(long)]
+        max_docs: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +146,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orgs(cmd) => orgs(&settings, cmd).await,
         Command::Keys(cmd) => keys_cmd(&settings, cmd).await,
         Command::Config(_) => Ok(()),
+        Command::Bench(BenchCommand::Retrieval {
+            dataset,
+            json,
+            max_docs,
+        }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
     }
 }
 

@@ -20,8 +20,14 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Database URL; default: a SQLite file inside `data_dir`. The scheme picks the backend.
     pub database_url: Option<String>,
+    /// Directory of the embedding model files (TWIG_MODEL_DIR); default: the user's cache.
+    pub model_dir: Option<PathBuf>,
     /// HTTP server settings.
     pub server: ServerSettings,
+    /// Embedding model.
+    pub embedding: EmbeddingSettings,
+    /// Retrieval.
+    pub search: SearchSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -34,6 +40,50 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+}
+
+/// `[embedding]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingSettings {
+    /// `local` (all-MiniLM-L6-v2 in process) or `none` (lexical-only search).
+    pub provider: String,
+    /// Threads the local model uses (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for EmbeddingSettings {
+    fn default() -> Self {
+        Self {
+            provider: "local".into(),
+            threads: 0,
+        }
+    }
+}
+
+/// `[search]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchSettings {
+    /// `rrf` (reciprocal-rank fusion) or `score` (blend of similarity and normalised BM25).
+    pub fusion: String,
+    /// RRF rank offset k.
+    pub rrf_k: f32,
+    /// Weight of the vector similarity in `score` fusion.
+    pub score_alpha: f32,
+    /// Candidates each retriever contributes before fusion.
+    pub candidates: usize,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            fusion: "rrf".into(),
+            rrf_k: 60.0,
+            score_alpha: 0.5,
+            candidates: 100,
+        }
+    }
 }
 
 /// `[log]` section.
@@ -52,7 +102,10 @@ impl Default for Settings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./twig-data"),
             database_url: None,
+            model_dir: None,
             server: ServerSettings::default(),
+            embedding: EmbeddingSettings::default(),
+            search: SearchSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -92,11 +145,32 @@ data_dir = "./twig-data"
 # The scheme picks the backend: sqlite://PATH.
 # database_url = "sqlite://./twig-data/twig.db"
 
+# Directory of the embedding model files (TWIG_MODEL_DIR). Unset: ~/.cache/twig/models/all-MiniLM-L6-v2
+# ($XDG_CACHE_HOME is honoured). `twig serve` fetches the model there on first start.
+# model_dir = "./models/all-MiniLM-L6-v2"
+
 [server]
 # Largest JSON request body accepted, in bytes.
 max_body_bytes = 2097152
 # Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
 shutdown_grace_secs = 30
+
+[embedding]
+# "local": all-MiniLM-L6-v2 runs inside twig on the CPU (hybrid search).
+# "none": no embedding model; search is lexical (BM25) only, as /readyz and search metadata report.
+provider = "local"
+# Threads of the local model (0: all cores).
+threads = 0
+
+[search]
+# How the lexical (BM25) and vector result lists are combined: "rrf" or "score".
+fusion = "rrf"
+# Rank offset k of reciprocal-rank fusion.
+rrf_k = 60.0
+# Weight of the vector similarity in "score" fusion (the rest is min-max normalised BM25).
+score_alpha = 0.5
+# Candidates each retriever contributes before fusion.
+candidates = 100
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -206,6 +280,26 @@ impl Settings {
                 bail!("setting `database_url` (TWIG_DATABASE_URL): {url:?} is not a URL such as sqlite://PATH");
             }
         }
+        if !matches!(self.embedding.provider.as_str(), "local" | "none") {
+            bail!(
+                "setting `embedding.provider` (TWIG_EMBEDDING__PROVIDER): must be \"local\" or \"none\", got {:?}",
+                self.embedding.provider
+            );
+        }
+        if !matches!(self.search.fusion.as_str(), "rrf" | "score") {
+            bail!("setting `search.fusion` (TWIG_SEARCH__FUSION): must be \"rrf\" or \"score\", got {:?}", self.search.fusion);
+        }
+        if !(0.0..=1.0).contains(&self.search.score_alpha) {
+            bail!(
+                "setting `search.score_alpha` (TWIG_SEARCH__SCORE_ALPHA): must be between 0 and 1"
+            );
+        }
+        if self.search.rrf_k <= 0.0 {
+            bail!("setting `search.rrf_k` (TWIG_SEARCH__RRF_K): must be positive");
+        }
+        if !(1..=10_000).contains(&self.search.candidates) {
+            bail!("setting `search.candidates` (TWIG_SEARCH__CANDIDATES): must be between 1 and 10000");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!(
                 "setting `log.level` (TWIG_LOG__LEVEL): {:?} is not a valid filter",
@@ -219,6 +313,25 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// The embedding model directory in effect.
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir
+            .clone()
+            .unwrap_or_else(twig_embed::default_model_dir)
+    }
+
+    /// Fusion settings for the engine.
+    pub fn fusion(&self) -> twig_index::engine::Fusion {
+        match self.search.fusion.as_str() {
+            "score" => twig_index::engine::Fusion::Score {
+                alpha: self.search.score_alpha,
+            },
+            _ => twig_index::engine::Fusion::Rrf {
+                k: self.search.rrf_k,
+            },
+        }
     }
 
     /// The database URL in effect.

@@ -1,7 +1,9 @@
 //! `twig`: the server, and the operator commands that act on its data directory.
 
+mod bench;
 mod cli;
 mod config;
+mod retrieval;
 mod serve;
 mod telemetry;
 

@@ -25,6 +25,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             secret.expose()
         );
     }
+    let retriever = crate::retrieval::open(&settings, store.clone()).await?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {
@@ -37,6 +38,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let state = AppState {
         store,
+        retriever,
         config: Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
         }),

@@ -115,6 +115,12 @@ pub async fn delete(
     auth: Authed<Write>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    data_sources::delete(s.store.as_ref(), &auth.key.org_id, &id).await?;
+    data_sources::delete(
+        s.store.as_ref(),
+        s.retriever.as_ref(),
+        &auth.key.org_id,
+        &id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,12 +13,22 @@ use utoipa::ToSchema;
 pub struct Health {
     /// `ok` or `ready`.
     pub status: &'static str,
+    /// `hybrid` (embedding model loaded) or `lexical` (no embedder configured); readiness only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_mode: Option<String>,
+    /// Embedding model in use; readiness only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok",
+        search_mode: None,
+        embedding_model: None,
+    })
 }
 
 /// Storage is reachable; 503 otherwise.
@@ -29,5 +39,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "readiness check failed");
         Error::Unavailable("Storage is not reachable".into())
     })?;
-    Ok(Json(Health { status: "ready" }))
+    let r = state.retriever.status();
+    let mode = serde_json::to_value(r.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned));
+    Ok(Json(Health {
+        status: "ready",
+        search_mode: mode,
+        embedding_model: r.embedding_model,
+    }))
 }

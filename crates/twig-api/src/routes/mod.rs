@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod data_sources;
 pub mod health;
 pub mod me;
+pub mod search;
 
 use crate::error::ErrorPayload;
 use axum::http::{Method, Uri};

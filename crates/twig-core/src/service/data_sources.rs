@@ -4,6 +4,7 @@ use crate::datasource::{DataSource, DataSourceInput, DataSourceStatus};
 use crate::error::{Error, Result};
 use crate::id::{DataSourceId, OrgId};
 use crate::page::{Listed, Page};
+use crate::retrieval::Retriever;
 use crate::store::Store;
 
 /// Creates a data source in `pending` state.
@@ -59,10 +60,16 @@ pub async fn update(
     }
 }
 
-/// Deletes a data source; agents stop listing it.
-pub async fn delete(store: &dyn Store, org: &OrgId, id: &str) -> Result<()> {
+/// Deletes a data source with its documents and chunks (from every index); agents stop listing it.
+pub async fn delete(
+    store: &dyn Store,
+    retriever: &dyn Retriever,
+    org: &OrgId,
+    id: &str,
+) -> Result<()> {
     let id = DataSourceId::parse(id)?;
     if store.delete_data_source(org, &id).await? {
+        retriever.sync().await?;
         Ok(())
     } else {
         Err(Error::not_found("Data source", id.as_str()))

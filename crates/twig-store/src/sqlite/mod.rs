@@ -6,6 +6,7 @@
 
 mod agents;
 mod data_sources;
+mod documents;
 mod keys;
 
 use anyhow::Context;
@@ -23,7 +24,7 @@ use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
-use twig_core::store::{Store, StoreError, StoreResult};
+use twig_core::store::{DocumentStore, Store, StoreError, StoreResult};
 use twig_core::time::Timestamp;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -233,8 +234,16 @@ impl Store for SqliteStore {
 
     async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
+        if data_sources::get(&self.read, org, id).await?.is_none() {
+            return Ok(false);
+        }
+        documents::log_data_source_removal(&mut tx, id).await?;
         let done = data_sources::delete(&mut tx, org, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(done)
+    }
+
+    fn documents(&self) -> &dyn DocumentStore {
+        self
     }
 }

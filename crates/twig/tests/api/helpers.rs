@@ -70,6 +70,8 @@ impl TestServer {
             .arg(data_dir)
             .env_remove("RUST_LOG")
             .env("TWIG_LOG__LEVEL", "info")
+            // Most tests exercise records, not retrieval: skip loading the model unless asked.
+            .env("TWIG_EMBEDDING__PROVIDER", "none")
             .current_dir(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/api-keys", "admin"),
     ("GET", "/api/v1/api-keys/key_x1", "admin"),
     ("DELETE", "/api/v1/api-keys/key_x1", "admin"),
+    ("POST", "/api/v1/semantic-search", "read"),
 ];
 
 #[tokio::test]

@@ -115,6 +115,7 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("POST", "/api/v1/api-keys"),
         ("GET", "/api/v1/api-keys/{id}"),
         ("DELETE", "/api/v1/api-keys/{id}"),
+        ("POST", "/api/v1/semantic-search"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

@@ -1,0 +1,396 @@
+//! Documents, chunks and the index change log.
+
+use super::{backend, from_micros, micros, SqliteStore};
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use twig_core::document::{
+    decode_embedding, encode_embedding, ChunkDetail, Document, IndexChange, StoredChunk, VectorRow,
+};
+use twig_core::id::{ChunkId, DataSourceId, DocumentId, OrgId};
+use twig_core::store::{DocumentStore, StoreError, StoreResult};
+
+const DOC_COLUMNS: &str =
+    "d.id, d.org_id, d.data_source_id, d.source_key, d.title, d.url, d.filename, d.content_hash,
+    d.metadata, d.chunks, d.created_at, d.updated_at";
+
+fn doc_row(r: &SqliteRow) -> StoreResult<Document> {
+    let metadata: String = r.try_get("metadata").map_err(backend)?;
+    Ok(Document {
+        id: DocumentId::from_trusted(r.try_get("id").map_err(backend)?),
+        org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+        data_source_id: DataSourceId::from_trusted(r.try_get("data_source_id").map_err(backend)?),
+        source_key: r.try_get("source_key").map_err(backend)?,
+        title: r.try_get("title").map_err(backend)?,
+        url: r.try_get("url").map_err(backend)?,
+        filename: r.try_get("filename").map_err(backend)?,
+        content_hash: r.try_get("content_hash").map_err(backend)?,
+        metadata: serde_json::from_str(&metadata).map_err(backend)?,
+        chunks: r.try_get::<i64, _>("chunks").map_err(backend)?.max(0) as u32,
+        created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: from_micros(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+fn chunk_row(r: &SqliteRow) -> StoreResult<StoredChunk> {
+    let heading: String = r.try_get("heading_path").map_err(backend)?;
+    let emb: Option<Vec<u8>> = r.try_get("embedding").map_err(backend)?;
+    let embedding = match emb {
+        None => None,
+        Some(b) => Some(
+            decode_embedding(&b).ok_or_else(|| backend(anyhow::anyhow!("corrupt embedding")))?,
+        ),
+    };
+    Ok(StoredChunk {
+        id: ChunkId::from_trusted(r.try_get("id").map_err(backend)?),
+        document_id: DocumentId::from_trusted(r.try_get("document_id").map_err(backend)?),
+        position: r.try_get::<i64, _>("position").map_err(backend)? as u32,
+        text: r.try_get("text").map_err(backend)?,
+        heading_path: serde_json::from_str(&heading).map_err(backend)?,
+        token_count: r.try_get::<i64, _>("token_count").map_err(backend)? as u32,
+        page: r
+            .try_get::<Option<i64>, _>("page")
+            .map_err(backend)?
+            .map(|p| p as u32),
+        embedding,
+    })
+}
+
+/// Logs a change of `doc` and returns its seq.
+async fn log_change(tx: &mut Transaction<'static, Sqlite>, doc: &DocumentId) -> StoreResult<u64> {
+    let seq: i64 =
+        sqlx::query_scalar("INSERT INTO index_changes (document_id) VALUES (?) RETURNING seq")
+            .bind(doc.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+    Ok(seq as u64)
+}
+
+/// Recomputes a data source's searchable chunk count.
+async fn recount(tx: &mut Transaction<'static, Sqlite>, ds: &DataSourceId) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE data_sources SET chunks_indexed =
+            (SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE data_source_id = ?) WHERE id = ?",
+    )
+    .bind(ds.as_str())
+    .bind(ds.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Logs the removal of every document of a data source (before it is deleted).
+pub(super) async fn log_data_source_removal(
+    tx: &mut Transaction<'static, Sqlite>,
+    ds: &DataSourceId,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO index_changes (document_id) SELECT id FROM documents WHERE data_source_id = ? ORDER BY id")
+        .bind(ds.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
+    async fn find_document(
+        &self,
+        ds: &DataSourceId,
+        source_key: &str,
+    ) -> StoreResult<Option<Document>> {
+        let r = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = ? AND d.source_key = ?"
+        ))
+        .bind(ds.as_str())
+        .bind(source_key)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        r.as_ref().map(doc_row).transpose()
+    }
+
+    async fn get_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<Document>> {
+        let r = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = ? AND d.id = ?"
+        ))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        r.as_ref().map(doc_row).transpose()
+    }
+
+    async fn upsert_document(&self, doc: &Document, chunks: &[StoredChunk]) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let ds_ok: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = ? AND org_id = ?")
+                .bind(doc.data_source_id.as_str())
+                .bind(doc.org_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if ds_ok.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "data source {} no longer exists",
+                doc.data_source_id
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO documents (id, org_id, data_source_id, source_key, title, url, filename, content_hash, metadata,
+                chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET source_key = excluded.source_key, title = excluded.title,
+                url = excluded.url, filename = excluded.filename, content_hash = excluded.content_hash,
+                metadata = excluded.metadata, chunks = excluded.chunks, updated_at = excluded.updated_at",
+        )
+        .bind(doc.id.as_str())
+        .bind(doc.org_id.as_str())
+        .bind(doc.data_source_id.as_str())
+        .bind(&doc.source_key)
+        .bind(&doc.title)
+        .bind(&doc.url)
+        .bind(&doc.filename)
+        .bind(&doc.content_hash)
+        .bind(serde_json::Value::Object(doc.metadata.clone()).to_string())
+        .bind(i64::from(doc.chunks))
+        .bind(micros(&doc.created_at))
+        .bind(micros(&doc.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("another document already has source key {:?}", doc.source_key))
+            }
+            _ => backend(e),
+        })?;
+        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+            .bind(doc.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for c in chunks {
+            sqlx::query(
+                "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(c.id.as_str())
+            .bind(doc.id.as_str())
+            .bind(i64::from(c.position))
+            .bind(&c.text)
+            .bind(serde_json::to_string(&c.heading_path).map_err(backend)?)
+            .bind(i64::from(c.token_count))
+            .bind(c.page.map(i64::from))
+            .bind(c.embedding.as_deref().map(encode_embedding))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let seq = log_change(&mut tx, &doc.id).await?;
+        recount(&mut tx, &doc.data_source_id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(seq)
+    }
+
+    async fn delete_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<u64>> {
+        let mut tx = self.begin().await?;
+        let ds: Option<String> = sqlx::query_scalar(
+            "DELETE FROM documents WHERE id = ? AND org_id = ? RETURNING data_source_id",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(ds) = ds else { return Ok(None) };
+        let seq = log_change(&mut tx, id).await?;
+        recount(&mut tx, &DataSourceId::from_trusted(ds)).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(seq))
+    }
+
+    async fn changes_since(&self, seq: u64, limit: u32) -> StoreResult<Vec<IndexChange>> {
+        let rows = sqlx::query(
+            "SELECT seq, document_id FROM index_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(seq as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(IndexChange {
+                    seq: r.try_get::<i64, _>("seq").map_err(backend)? as u64,
+                    document_id: DocumentId::from_trusted(
+                        r.try_get("document_id").map_err(backend)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    async fn last_change(&self) -> StoreResult<u64> {
+        // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even after pruning.
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'index_changes'")
+                .fetch_optional(&self.read)
+                .await
+                .map_err(backend)?;
+        Ok(seq.unwrap_or(0).max(0) as u64)
+    }
+
+    async fn prune_changes(&self, upto: u64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM index_changes WHERE seq <= ?")
+            .bind(upto as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn document_with_chunks(
+        &self,
+        id: &DocumentId,
+    ) -> StoreResult<Option<(Document, Vec<StoredChunk>)>> {
+        // One read transaction, so the document and its chunks are from the same commit.
+        let mut tx = self.read.begin().await.map_err(backend)?;
+        let r = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.id = ?"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(r) = r else { return Ok(None) };
+        let doc = doc_row(&r)?;
+        let rows = sqlx::query(
+            "SELECT id, document_id, position, text, heading_path, token_count, page, embedding
+             FROM chunks WHERE document_id = ? ORDER BY position",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let chunks = rows
+            .iter()
+            .map(chunk_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some((doc, chunks)))
+    }
+
+    async fn vector_rows(
+        &self,
+        after: Option<&ChunkId>,
+        limit: u32,
+    ) -> StoreResult<Vec<VectorRow>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.document_id, d.org_id, d.data_source_id, c.embedding FROM chunks c
+             JOIN documents d ON d.id = c.document_id
+             WHERE c.embedding IS NOT NULL AND c.id > ? ORDER BY c.id LIMIT ?",
+        )
+        .bind(after.map(|c| c.as_str()).unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let b: Vec<u8> = r.try_get("embedding").map_err(backend)?;
+                Ok(VectorRow {
+                    chunk_id: ChunkId::from_trusted(r.try_get("id").map_err(backend)?),
+                    document_id: DocumentId::from_trusted(
+                        r.try_get("document_id").map_err(backend)?,
+                    ),
+                    org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+                    data_source_id: DataSourceId::from_trusted(
+                        r.try_get("data_source_id").map_err(backend)?,
+                    ),
+                    embedding: decode_embedding(&b)
+                        .ok_or_else(|| backend(anyhow::anyhow!("corrupt embedding")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn chunk_details(&self, org: &OrgId, ids: &[ChunkId]) -> StoreResult<Vec<ChunkDetail>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT c.id, c.document_id, c.position, c.text, c.heading_path, c.token_count, c.page, c.embedding,
+                d.data_source_id, d.title, d.url FROM chunks c JOIN documents d ON d.id = c.document_id
+             WHERE d.org_id = ",
+        );
+        q.push_bind(org.as_str()).push(" AND c.id IN (");
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.push_bind(id.as_str());
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChunkDetail {
+                    chunk: chunk_row(r)?,
+                    data_source_id: DataSourceId::from_trusted(
+                        r.try_get("data_source_id").map_err(backend)?,
+                    ),
+                    document_title: r.try_get("title").map_err(backend)?,
+                    document_url: r.try_get("url").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_chunks(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+    ) -> StoreResult<u64> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE org_id = ",
+        );
+        q.push_bind(org.as_str());
+        if let Some(ds) = data_sources {
+            if ds.is_empty() {
+                return Ok(0);
+            }
+            q.push(" AND data_source_id IN (");
+            let mut sep = q.separated(", ");
+            for d in ds {
+                sep.push_bind(d.as_str());
+            }
+            q.push(")");
+        }
+        let n: i64 = q
+            .build_query_scalar()
+            .fetch_one(&self.read)
+            .await
+            .map_err(backend)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM index_meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO index_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+}

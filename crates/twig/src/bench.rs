@@ -1,0 +1,296 @@
+//! `twig bench retrieval`: retrieval quality and speed on a BEIR data set, through
+//! the same ingestion entry point and search code as the server.
+
+use crate::config::Settings;
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use twig_core::datasource::{DataSource, DataSourceInput};
+use twig_core::id::DocumentId;
+use twig_core::org::Org;
+use twig_core::retrieval::{
+    ChunkingOptions, DocumentInput, Embedder, SearchMode, SearchRequest, SectionInput,
+};
+use twig_index::eval::{evaluate, Metrics};
+
+/// Documents per ingestion call (one store transaction each, one index commit per sync).
+const INGEST_BATCH: usize = 64;
+
+#[derive(Deserialize)]
+struct CorpusDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    title: String,
+    text: String,
+}
+
+/// Only the query text is read: BEIR's `metadata` can leak the answers.
+#[derive(Deserialize)]
+struct Query {
+    #[serde(rename = "_id")]
+    id: String,
+    text: String,
+}
+
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), i + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut q: HashMap<String, HashSet<String>> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() >= 3 && cols[2].trim().parse::<i64>().unwrap_or(0) > 0 {
+            q.entry(cols[0].to_owned())
+                .or_default()
+                .insert(cols[1].to_owned());
+        }
+    }
+    Ok(q)
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn metrics_json(m: &Metrics) -> serde_json::Value {
+    json!({"ndcg_at_10": m.ndcg_at_10, "recall_at_10": m.recall_at_10, "recall_at_100": m.recall_at_100, "mrr_at_10": m.mrr_at_10})
+}
+
+/// Runs the retrieval benchmark and prints its figures.
+pub async fn retrieval(
+    settings: &Settings,
+    dataset: &Path,
+    as_json: bool,
+    max_docs: Option<usize>,
+) -> anyhow::Result<()> {
+    let corpus: Vec<CorpusDoc> = read_jsonl(&dataset.join("corpus.jsonl"))?;
+    let queries: Vec<Query> = read_jsonl(&dataset.join("queries.jsonl"))?;
+    let qrels = read_qrels(&dataset.join("qrels").join("test.tsv"))?;
+    let corpus: Vec<CorpusDoc> = match max_docs {
+        Some(n) => corpus.into_iter().take(n).collect(),
+        None => corpus,
+    };
+    let queries: Vec<Query> = queries
+        .into_iter()
+        .filter(|q| qrels.contains_key(&q.id))
+        .collect();
+    if queries.is_empty() {
+        bail!("no test query of {} has judgments", dataset.display());
+    }
+
+    let tmp = tempfile::tempdir()?;
+    let mut settings = settings.clone();
+    settings.data_dir = tmp.path().to_path_buf();
+    settings.database_url = None;
+    let store = crate::cli::open_store(&settings).await?;
+    let embedder = crate::retrieval::embedder(&settings).await?;
+    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
+    let org = Org::new("bench")?;
+    store.create_org(&org).await?;
+    let ds = DataSource::create(
+        org.id.clone(),
+        DataSourceInput {
+            kind: Some("file".into()),
+            name: Some("corpus".into()),
+            ..Default::default()
+        },
+    )?;
+    store.create_data_source(&ds).await?;
+
+    if !as_json {
+        eprintln!(
+            "ingesting {} documents from {} ...",
+            corpus.len(),
+            dataset.display()
+        );
+    }
+    let started = Instant::now();
+    let mut doc_to_corpus: HashMap<DocumentId, String> = HashMap::new();
+    let mut chunks = 0u64;
+    for batch in corpus.chunks(INGEST_BATCH) {
+        let inputs: Vec<DocumentInput> = batch
+            .iter()
+            .map(|d| DocumentInput {
+                org_id: org.id.clone(),
+                data_source_id: ds.id.clone(),
+                source_key: d.id.clone(),
+                title: d.title.clone(),
+                url: None,
+                filename: None,
+                metadata: Default::default(),
+                sections: vec![SectionInput {
+                    heading_path: vec![],
+                    text: d.text.clone(),
+                    page: None,
+                }],
+                chunking: ChunkingOptions::default(),
+            })
+            .collect();
+        let outcomes = retriever.upsert_documents(inputs).await?;
+        for (d, o) in batch.iter().zip(outcomes) {
+            if let twig_core::retrieval::UpsertOutcome::Created(_, n)
+            | twig_core::retrieval::UpsertOutcome::Replaced(_, n) = &o
+            {
+                chunks += u64::from(*n);
+            }
+            doc_to_corpus.insert(o.document_id().clone(), d.id.clone());
+        }
+    }
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let passages_per_s = match &embedder {
+        Some(e) => embed_throughput(e.clone(), &corpus).await?,
+        None => 0.0,
+    };
+
+    let modes: &[(SearchMode, &str)] = if embedder.is_some() {
+        &[
+            (SearchMode::Lexical, "lexical"),
+            (SearchMode::Vector, "vector"),
+            (SearchMode::Hybrid, "hybrid"),
+        ]
+    } else {
+        &[(SearchMode::Lexical, "lexical")]
+    };
+    let mut results = serde_json::Map::new();
+    let mut latencies = Vec::new();
+    for (mode, name) in modes {
+        let mut run: HashMap<String, Vec<String>> = HashMap::new();
+        for q in &queries {
+            let t = Instant::now();
+            let res = retriever
+                .search(SearchRequest {
+                    org_id: org.id.clone(),
+                    query: q.text.clone(),
+                    top_k: 100,
+                    similarity_threshold: None,
+                    data_source_ids: None,
+                    mode: *mode,
+                    want_query_embedding: false,
+                })
+                .await?;
+            if *mode == SearchMode::Hybrid || (embedder.is_none() && *mode == SearchMode::Lexical) {
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let mut seen = HashSet::new();
+            let ranked: Vec<String> = res
+                .hits
+                .iter()
+                .filter_map(|h| doc_to_corpus.get(&h.document_id).cloned())
+                .filter(|d| seen.insert(d.clone()))
+                .collect();
+            run.insert(q.id.clone(), ranked);
+        }
+        results.insert((*name).to_owned(), metrics_json(&evaluate(&run, &qrels)));
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let out = json!({
+        "lexical": results.get("lexical"),
+        "vector": results.get("vector"),
+        "hybrid": results.get("hybrid"),
+        "ingest": {"chunks_per_s": chunks as f64 / ingest_secs, "passages_per_s": passages_per_s,
+                   "documents": corpus.len(), "chunks": chunks, "seconds": ingest_secs},
+        "latency_ms": {"p50": percentile(&latencies, 50.0), "p95": percentile(&latencies, 95.0), "p99": percentile(&latencies, 99.0)},
+        "peak_rss_mb": peak_rss_mb(),
+        "queries": queries.len(),
+        "fusion": settings.search.fusion,
+    });
+    if as_json {
+        println!("{out}");
+    } else {
+        print_table(&out);
+    }
+    Ok(())
+}
+
+/// Passages per second of the bare embedder on the corpus's first 1,000 texts.
+async fn embed_throughput(e: Arc<dyn Embedder>, corpus: &[CorpusDoc]) -> anyhow::Result<f64> {
+    let texts: Vec<String> = corpus
+        .iter()
+        .take(1000)
+        .map(|d| format!("{}\n{}", d.title, d.text))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        e.embed(&refs)?;
+        Ok(refs.len() as f64 / t.elapsed().as_secs_f64())
+    })
+    .await?
+}
+
+fn print_table(out: &serde_json::Value) {
+    println!(
+        "{:<8} {:>9} {:>10} {:>11} {:>8}",
+        "", "nDCG@10", "recall@10", "recall@100", "MRR@10"
+    );
+    for name in ["lexical", "vector", "hybrid"] {
+        let m = &out[name];
+        if m.is_null() {
+            continue;
+        }
+        println!(
+            "{:<8} {:>9.4} {:>10.4} {:>11.4} {:>8.4}",
+            name,
+            m["ndcg_at_10"].as_f64().unwrap_or(0.0),
+            m["recall_at_10"].as_f64().unwrap_or(0.0),
+            m["recall_at_100"].as_f64().unwrap_or(0.0),
+            m["mrr_at_10"].as_f64().unwrap_or(0.0)
+        );
+    }
+    let i = &out["ingest"];
+    println!(
+        "ingest: {} documents, {} chunks in {:.1}s: {:.1} chunks/s; embedding alone {:.1} passages/s",
+        i["documents"], i["chunks"], i["seconds"].as_f64().unwrap_or(0.0), i["chunks_per_s"].as_f64().unwrap_or(0.0),
+        i["passages_per_s"].as_f64().unwrap_or(0.0)
+    );
+    let l = &out["latency_ms"];
+    println!(
+        "search latency ({} queries, top_k 100, query embedding included): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        out["queries"], l["p50"].as_f64().unwrap_or(0.0), l["p95"].as_f64().unwrap_or(0.0), l["p99"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "peak RSS: {:.0} MB; fusion: {}",
+        out["peak_rss_mb"].as_f64().unwrap_or(0.0),
+        out["fusion"]
+    );
+}
