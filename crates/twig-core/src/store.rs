@@ -170,6 +170,12 @@ pub trait DocumentStore: Send + Sync {
         org: &OrgId,
         data_sources: Option<&[DataSourceId]>,
     ) -> StoreResult<u64>;
+    /// Ids of all documents after `after`, in id order (for re-embedding everything).
+    async fn document_ids(
+        &self,
+        after: Option<&DocumentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<DocumentId>>;
     /// Reads an index setting.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes an index setting.

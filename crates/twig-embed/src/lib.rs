@@ -9,6 +9,7 @@ mod encoder;
 pub mod fetch;
 mod kernels;
 mod model;
+pub mod openai;
 
 pub use encoder::{Encoder, EncoderOptions};
 pub use fetch::{default_model_dir, ensure_model, ModelFiles, MODEL_SHA256};

@@ -55,6 +55,8 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Re-embed every chunk with the configured embedding model (stop the server first).
+    Reindex,
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -146,6 +148,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orgs(cmd) => orgs(&settings, cmd).await,
         Command::Keys(cmd) => keys_cmd(&settings, cmd).await,
         Command::Config(_) => Ok(()),
+        Command::Reindex => {
+            let store = open_store(&settings).await?;
+            let Some(embedder) = crate::retrieval::embedder(&settings).await? else {
+                anyhow::bail!("embedding.provider is \"none\": there is nothing to embed with");
+            };
+            let model = embedder.model_id().to_owned();
+            let n = twig_index::engine::reindex(store, embedder).await?;
+            println!("re-embedded {n} chunks with {model}");
+            Ok(())
+        }
         Command::Bench(BenchCommand::Retrieval {
             dataset,
             json,

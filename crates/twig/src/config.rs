@@ -46,10 +46,20 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EmbeddingSettings {
-    /// `local` (all-MiniLM-L6-v2 in process) or `none` (lexical-only search).
+    /// `local` (all-MiniLM-L6-v2 in process), `openai` (an OpenAI-compatible endpoint) or `none` (lexical only).
     pub provider: String,
     /// Threads the local model uses (0: all cores).
     pub threads: usize,
+    /// `openai`: base URL up to the version.
+    pub base_url: String,
+    /// `openai`: model name.
+    pub model: String,
+    /// `openai`: environment variable holding the key (empty: no key).
+    pub api_key_env: String,
+    /// `openai`: inputs per request.
+    pub batch_size: usize,
+    /// `openai`: seconds per request.
+    pub timeout_secs: u64,
 }
 
 impl Default for EmbeddingSettings {
@@ -57,6 +67,11 @@ impl Default for EmbeddingSettings {
         Self {
             provider: "local".into(),
             threads: 0,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "text-embedding-3-small".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            batch_size: 64,
+            timeout_secs: 30,
         }
     }
 }
@@ -157,10 +172,19 @@ shutdown_grace_secs = 30
 
 [embedding]
 # "local": all-MiniLM-L6-v2 runs inside twig on the CPU (hybrid search).
+# "openai": any OpenAI-compatible embeddings endpoint (OpenAI, Ollama, TEI, vLLM), settings below.
 # "none": no embedding model; search is lexical (BM25) only, as /readyz and search metadata report.
+# Vectors of different models are never mixed: changing the model needs `twig reindex`.
 provider = "local"
 # Threads of the local model (0: all cores).
 threads = 0
+# provider = "openai": base URL up to the version, model name, the environment variable holding
+# the key (empty for none), inputs per request, seconds per request.
+base_url = "https://api.openai.com/v1"
+model = "text-embedding-3-small"
+api_key_env = "OPENAI_API_KEY"
+batch_size = 64
+timeout_secs = 30
 
 [search]
 # How the lexical (BM25) and vector result lists are combined: "rrf" or "score".
@@ -280,11 +304,17 @@ impl Settings {
                 bail!("setting `database_url` (TWIG_DATABASE_URL): {url:?} is not a URL such as sqlite://PATH");
             }
         }
-        if !matches!(self.embedding.provider.as_str(), "local" | "none") {
+        if !matches!(
+            self.embedding.provider.as_str(),
+            "local" | "openai" | "none"
+        ) {
             bail!(
-                "setting `embedding.provider` (TWIG_EMBEDDING__PROVIDER): must be \"local\" or \"none\", got {:?}",
+                "setting `embedding.provider` (TWIG_EMBEDDING__PROVIDER): must be \"local\", \"openai\" or \"none\", got {:?}",
                 self.embedding.provider
             );
+        }
+        if self.embedding.batch_size == 0 || self.embedding.timeout_secs == 0 {
+            bail!("settings `embedding.batch_size` and `embedding.timeout_secs` must be positive");
         }
         if !matches!(self.search.fusion.as_str(), "rrf" | "score") {
             bail!("setting `search.fusion` (TWIG_SEARCH__FUSION): must be \"rrf\" or \"score\", got {:?}", self.search.fusion);

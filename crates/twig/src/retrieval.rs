@@ -14,6 +14,29 @@ pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embe
         tracing::info!("embedding.provider = \"none\": search is lexical (BM25) only");
         return Ok(None);
     }
+    if settings.embedding.provider == "openai" {
+        let e = &settings.embedding;
+        let api_key = match e.api_key_env.as_str() {
+            "" => None,
+            var => Some(std::env::var(var).with_context(|| {
+                format!("embedding.provider = \"openai\" needs the key in ${var} (setting `embedding.api_key_env`)")
+            })?),
+        };
+        let cfg = twig_embed::openai::OpenAiConfig {
+            base_url: e.base_url.clone(),
+            model: e.model.clone(),
+            api_key,
+            batch_size: e.batch_size,
+            timeout: Duration::from_secs(e.timeout_secs),
+        };
+        let remote =
+            tokio::task::spawn_blocking(move || twig_embed::openai::OpenAiEmbedder::connect(cfg))
+                .await
+                .context("embedding provider task failed")?
+                .context("cannot reach the embeddings endpoint (setting `embedding.base_url`)")?;
+        tracing::info!(model = %e.model, base_url = %e.base_url, "remote embedding model ready");
+        return Ok(Some(Arc::new(remote)));
+    }
     let dir = settings.model_dir();
     let threads = settings.embedding.threads;
     let encoder = tokio::task::spawn_blocking(move || -> anyhow::Result<twig_embed::Encoder> {

@@ -14,6 +14,7 @@
 //! text. Without an embedder (lexical-only mode) it is `bm25 / (bm25 + 10)`.
 
 mod ingest;
+mod reindex;
 mod search;
 
 use crate::chunk::TokenCounter;
@@ -33,10 +34,13 @@ use twig_core::retrieval::{
 use twig_core::store::Store;
 use twig_core::Error;
 
+pub use reindex::reindex;
 pub use search::Fusion;
 
 /// Store key of the embedding model the vectors were made with.
 const MODEL_META_KEY: &str = "embedding_model";
+/// Prefix of that key's value while a reindex runs (vectors of two models may coexist).
+const REINDEXING: &str = "reindexing:";
 /// Changes replayed per batch (one tantivy commit each).
 const REPLAY_BATCH: u32 = 256;
 /// Vectors loaded per page at startup.
@@ -57,6 +61,9 @@ pub enum EngineError {
         /// Model now configured.
         configured: String,
     },
+    /// A reindex stopped half way; vectors of two models coexist.
+    #[error("a reindex was interrupted, so the index holds vectors of two models: run `twig reindex` again")]
+    ReindexInterrupted,
     /// An index could not be opened.
     #[error("cannot open the search index: {0}")]
     Index(#[from] crate::IndexError),

@@ -375,6 +375,21 @@ impl DocumentStore for SqliteStore {
         Ok(n.max(0) as u64)
     }
 
+    async fn document_ids(
+        &self,
+        after: Option<&DocumentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<DocumentId>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM documents WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after.map(|d| d.as_str()).unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await
+                .map_err(backend)?;
+        Ok(ids.into_iter().map(DocumentId::from_trusted).collect())
+    }
+
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT value FROM index_meta WHERE key = ?")
             .bind(key)
