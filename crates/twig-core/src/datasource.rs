@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::id::{DataSourceId, OrgId};
+use crate::retrieval::ChunkingOptions;
 use crate::time::{self, Timestamp};
 use crate::validate;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,28 @@ const fn secret(name: &'static str) -> Field {
         secret: true,
     }
 }
+
+/// Chunking settings every type accepts.
+const COMMON_FIELDS: &[Field] = &[
+    f(
+        "chunk_max_tokens",
+        FieldKind::Int {
+            min: 64,
+            max: 2048,
+            default: Some(512),
+        },
+        false,
+    ),
+    f(
+        "chunk_overlap_tokens",
+        FieldKind::Int {
+            min: 0,
+            max: 1024,
+            default: Some(50),
+        },
+        false,
+    ),
+];
 
 const WEBSITE_FIELDS: &[Field] = &[
     f("url", FieldKind::Url, true),
@@ -364,6 +387,11 @@ impl DataSource {
         out
     }
 
+    /// The chunking budget configured for this source.
+    pub fn chunking(&self) -> ChunkingOptions {
+        chunking_of(&self.config)
+    }
+
     /// A copy safe to serialise in a response.
     pub fn redacted(&self) -> DataSource {
         DataSource {
@@ -403,7 +431,7 @@ pub fn validate_config(
             "config must be a JSON object",
         ));
     };
-    let fields = kind.fields();
+    let fields: Vec<&Field> = kind.fields().iter().chain(COMMON_FIELDS).collect();
     if let Some(unknown) = map
         .keys()
         .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
@@ -414,11 +442,7 @@ pub fn validate_config(
             format!(
                 "unknown config field {unknown:?} for a {} data source (allowed: {})",
                 kind.as_str(),
-                if allowed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    allowed.join(", ")
-                }
+                allowed.join(", ")
             ),
         ));
     }
@@ -468,7 +492,28 @@ pub fn validate_config(
         }
         check_field(f, v, &path)?;
     }
+    let chunking = chunking_of(&map);
+    if chunking.overlap_tokens * 2 > chunking.max_tokens {
+        return Err(Error::invalid_field(
+            "config.chunk_overlap_tokens",
+            "config.chunk_overlap_tokens must be at most half of config.chunk_max_tokens",
+        ));
+    }
     Ok(map)
+}
+
+fn chunking_of(config: &Map<String, Value>) -> ChunkingOptions {
+    let d = ChunkingOptions::default();
+    let get = |k: &str, d: usize| {
+        config
+            .get(k)
+            .and_then(Value::as_u64)
+            .map_or(d, |v| v as usize)
+    };
+    ChunkingOptions {
+        max_tokens: get("chunk_max_tokens", d.max_tokens),
+        overlap_tokens: get("chunk_overlap_tokens", d.overlap_tokens),
+    }
 }
 
 fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
@@ -559,6 +604,35 @@ mod tests {
         assert_eq!(ds.config["max_pages"], json!(1000));
         assert_eq!(ds.config["max_depth"], json!(3));
         assert_eq!(ds.config["requests_per_second"], json!(1.0));
+        assert_eq!(
+            ds.chunking(),
+            ChunkingOptions {
+                max_tokens: 512,
+                overlap_tokens: 50
+            }
+        );
+    }
+
+    #[test]
+    fn chunking_is_configurable_per_source() {
+        let ds = DataSource::create(
+            OrgId::generate(),
+            website(json!({"url": "https://a.example", "chunk_max_tokens": 256, "chunk_overlap_tokens": 32})),
+        )
+        .unwrap();
+        assert_eq!(
+            ds.chunking(),
+            ChunkingOptions {
+                max_tokens: 256,
+                overlap_tokens: 32
+            }
+        );
+        for bad in [
+            json!({"url": "https://a.example", "chunk_max_tokens": 8}),
+            json!({"url": "https://a.example", "chunk_max_tokens": 100, "chunk_overlap_tokens": 60}),
+        ] {
+            assert!(DataSource::create(OrgId::generate(), website(bad)).is_err());
+        }
     }
 
     #[test]
