@@ -172,8 +172,13 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 }
 
 /// Turns a handler panic into a 500 whose body the middleware renders.
-pub fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic payload");
     let mut p = ErrorPayload::new(ErrorCode::InternalError, "Internal server error");
-    p.cause = Some("handler panicked".into());
+    p.cause = Some(format!("handler panicked: {what}"));
     p.into_response()
 }

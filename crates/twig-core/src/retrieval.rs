@@ -22,6 +22,27 @@ pub trait Embedder: Send + Sync + 'static {
     fn token_offsets(&self, text: &str) -> Vec<(usize, usize)>;
 }
 
+/// Byte ranges of the whitespace-separated words of `text`: the token model of
+/// tokenizer-free setups (remote embedders, lexical-only mode).
+pub fn word_offsets(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
 /// A run of text under a heading path (page set for PDFs and slides).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionInput {

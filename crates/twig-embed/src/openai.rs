@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
+use twig_core::retrieval::word_offsets;
 
 /// Settings of a remote embeddings endpoint.
 #[derive(Debug, Clone)]
@@ -170,26 +171,6 @@ impl OpenAiEmbedder {
     }
 }
 
-/// Budgets are counted in whitespace-separated words: a remote model's tokenizer is not available here.
-fn word_offsets(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push((s, i));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, text.len()));
-    }
-    out
-}
-
 impl twig_core::retrieval::Embedder for OpenAiEmbedder {
     fn model_id(&self) -> &str {
         &self.id
@@ -223,6 +204,7 @@ impl twig_core::retrieval::Embedder for OpenAiEmbedder {
         Ok(out)
     }
 
+    // Budgets are counted in whitespace-separated words: a remote model's tokenizer is not available here.
     fn count_tokens(&self, text: &str) -> usize {
         word_offsets(text).len()
     }

@@ -34,22 +34,7 @@ impl TokenCounter for WhitespaceCounter {
     }
 
     fn token_offsets(&self, text: &str) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        let mut start: Option<usize> = None;
-        for (i, c) in text.char_indices() {
-            match (c.is_whitespace(), start) {
-                (true, Some(s)) => {
-                    out.push((s, i));
-                    start = None;
-                }
-                (false, None) => start = Some(i),
-                _ => {}
-            }
-        }
-        if let Some(s) = start {
-            out.push((s, text.len()));
-        }
-        out
+        twig_core::retrieval::word_offsets(text)
     }
 }
 
