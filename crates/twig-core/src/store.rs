@@ -8,7 +8,8 @@ use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
-use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, KeyId, OrgId};
+use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId};
+use crate::job::{Job, JobOutcome, NewJob};
 use crate::org::Org;
 use crate::page::{Listed, Page};
 use crate::time::Timestamp;
@@ -127,6 +128,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Documents, chunks and the index change log.
     fn documents(&self) -> &dyn DocumentStore;
+
+    /// The durable job queue.
+    fn jobs(&self) -> &dyn JobStore;
+}
+
+/// The durable job queue, in the same database as the records.
+///
+/// A claim is atomic and takes a lease; a worker that dies leaves a lease that
+/// expires, and the job is claimed again (its progress is the checkpoint).
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Enqueues a job, unless an unfinished job with the same dedupe key exists:
+    /// then that one is returned and `false` tells nothing was created.
+    async fn enqueue(&self, job: NewJob) -> StoreResult<(Job, bool)>;
+    /// Claims the oldest due job of `kinds` (queued and due, or running with a lapsed lease)
+    /// for `worker` until `now + lease`. A lapsed job with no attempts left fails instead.
+    async fn claim(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<Job>>;
+    /// Extends the lease and saves progress; false if `worker` no longer holds the job.
+    async fn heartbeat(
+        &self,
+        id: &JobId,
+        worker: &str,
+        now: Timestamp,
+        lease: std::time::Duration,
+        progress: &serde_json::Value,
+    ) -> StoreResult<bool>;
+    /// Records the outcome of the current attempt; false if `worker` no longer holds the job.
+    async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool>;
+    /// Reads a job of the org.
+    async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>>;
 }
 
 /// Storage of documents and chunks, and the change log derived indexes replay.

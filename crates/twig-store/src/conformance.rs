@@ -4,10 +4,12 @@
 //! tests through [`conformance_tests!`](crate::conformance_tests).
 
 use serde_json::json;
+use std::time::Duration;
 use twig_core::agent::{Agent, AgentInput};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId};
+use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
 use twig_core::org::Org;
 use twig_core::page::Page;
 use twig_core::store::{Store, StoreError};
@@ -320,13 +322,233 @@ pub async fn data_sources_crud(store: &dyn Store) {
     assert!(!store.delete_data_source(&o.id, &d1.id).await.unwrap());
 }
 
+fn job(org: &Org, key: Option<&str>) -> NewJob {
+    // Due a second ago, so a `now` the test took just before enqueueing already sees it.
+    NewJob {
+        dedupe_key: key.map(str::to_owned),
+        run_at: time::now() - chrono::Duration::seconds(1),
+        ..NewJob::now(org.id.clone(), "sync", json!({"ds": "ds_1"}))
+    }
+}
+
+/// One unfinished job per dedupe key; a finished one frees the key.
+pub async fn jobs_dedupe(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let q = store.jobs();
+    let (a, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
+    assert!(created);
+    assert_eq!(a.status, JobStatus::Queued);
+    assert!(a.id.as_str().starts_with("job_"));
+    let (b, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
+    assert!(!created);
+    assert_eq!(b.id, a.id);
+    let (c, created) = q.enqueue(job(&o, Some("sync:ds_2"))).await.unwrap();
+    assert!(created && c.id != a.id);
+    let now = time::now();
+    let claimed = q
+        .claim("w1", &["sync"], now, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, a.id, "oldest first");
+    let (d, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
+    assert!(
+        !created && d.id == a.id,
+        "a running job still holds its key"
+    );
+    assert!(q
+        .finish(
+            &a.id,
+            "w1",
+            JobOutcome::Succeeded {
+                progress: json!({"done": 3})
+            }
+        )
+        .await
+        .unwrap());
+    let (e, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
+    assert!(created && e.id != a.id);
+    let done = q.get_job(&o.id, &a.id).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.progress, json!({"done": 3}));
+}
+
+/// Concurrent claims hand a job to exactly one worker; only due jobs of the asked kinds are claimed.
+pub async fn jobs_claim_is_exclusive(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let q = store.jobs();
+    let now = time::now();
+    let (j, _) = q.enqueue(job(&o, None)).await.unwrap();
+    let mut later = job(&o, None);
+    later.run_at = now + chrono::Duration::seconds(60);
+    q.enqueue(later).await.unwrap();
+    let lease = Duration::from_secs(30);
+    assert!(
+        q.claim("w0", &["crawl"], now, lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "other kinds are not claimed"
+    );
+    let (a, b, c) = tokio::join!(
+        q.claim("w1", &["sync"], now, lease),
+        q.claim("w2", &["sync"], now, lease),
+        q.claim("w3", &["sync"], now, lease)
+    );
+    let winners: Vec<Job> = [a, b, c].into_iter().filter_map(|r| r.unwrap()).collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins");
+    assert_eq!(winners[0].id, j.id);
+    assert_eq!(winners[0].attempts, 1);
+    assert_eq!(winners[0].status, JobStatus::Running);
+    assert!(
+        q.claim("w4", &["sync"], now, lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "the other job is not due yet"
+    );
+}
+
+/// A lapsed lease lets another worker resume; the old worker's reports are refused.
+pub async fn jobs_lease_expiry_and_retries(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let q = store.jobs();
+    let now = time::now();
+    let lease = Duration::from_secs(10);
+    let mut nj = job(&o, None);
+    nj.max_attempts = 3;
+    let (j, _) = q.enqueue(nj).await.unwrap();
+    q.claim("w1", &["sync"], now, lease).await.unwrap().unwrap();
+    assert!(q
+        .heartbeat(&j.id, "w1", now, lease, &json!({"cursor": 7}))
+        .await
+        .unwrap());
+    assert!(q
+        .claim("w2", &["sync"], now + chrono::Duration::seconds(5), lease)
+        .await
+        .unwrap()
+        .is_none());
+    let later = now + chrono::Duration::seconds(11);
+    let resumed = q
+        .claim("w2", &["sync"], later, lease)
+        .await
+        .unwrap()
+        .expect("lapsed lease is claimable");
+    assert_eq!(resumed.attempts, 2);
+    assert_eq!(
+        resumed.progress,
+        json!({"cursor": 7}),
+        "progress is the checkpoint"
+    );
+    assert!(
+        !q.heartbeat(&j.id, "w1", later, lease, &json!({}))
+            .await
+            .unwrap(),
+        "w1 lost the lease"
+    );
+    assert!(!q
+        .finish(
+            &j.id,
+            "w1",
+            JobOutcome::Succeeded {
+                progress: json!({})
+            }
+        )
+        .await
+        .unwrap());
+
+    let retry_at = later + chrono::Duration::seconds(30);
+    let outcome = JobOutcome::Retry {
+        error: "timeout".into(),
+        run_at: retry_at,
+    };
+    assert!(q.finish(&j.id, "w2", outcome).await.unwrap());
+    let queued = q.get_job(&o.id, &j.id).await.unwrap().unwrap();
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert_eq!(queued.error.as_deref(), Some("timeout"));
+    assert!(
+        q.claim("w3", &["sync"], later, lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "backoff is respected"
+    );
+    let third = q
+        .claim("w3", &["sync"], retry_at, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempts, 3);
+    // The last attempt's worker dies: the lapsed job fails instead of running a fourth time.
+    let much_later = retry_at + chrono::Duration::seconds(60);
+    assert!(q
+        .claim("w4", &["sync"], much_later, lease)
+        .await
+        .unwrap()
+        .is_none());
+    let failed = q.get_job(&o.id, &j.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.error.is_some());
+}
+
+/// A retry on the last attempt fails the job; jobs are org-scoped.
+pub async fn jobs_exhaust_attempts_and_stay_in_their_org(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let other = org(store, "other").await;
+    let q = store.jobs();
+    let now = time::now();
+    let mut nj = job(&o, None);
+    nj.max_attempts = 1;
+    let (j, _) = q.enqueue(nj).await.unwrap();
+    q.claim("w", &["sync"], now, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let outcome = JobOutcome::Retry {
+        error: "boom".into(),
+        run_at: now,
+    };
+    assert!(q.finish(&j.id, "w", outcome).await.unwrap());
+    assert_eq!(
+        q.get_job(&o.id, &j.id).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+    assert!(q
+        .claim("w", &["sync"], now, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(q.get_job(&other.id, &j.id).await.unwrap().is_none());
+    let (k, _) = q.enqueue(job(&o, None)).await.unwrap();
+    q.claim("w", &["sync"], now, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(q
+        .finish(
+            &k.id,
+            "w",
+            JobOutcome::Failed {
+                error: "bad config".into()
+            }
+        )
+        .await
+        .unwrap());
+    let f = q.get_job(&o.id, &k.id).await.unwrap().unwrap();
+    assert_eq!(
+        (f.status, f.error.as_deref()),
+        (JobStatus::Failed, Some("bad config"))
+    );
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@each $make;
             bootstrap_only_once, api_keys_roundtrip_and_revoke, api_key_needs_existing_org, agents_crud,
-            agents_reject_foreign_data_sources, org_isolation, data_sources_crud);
+            agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
+            jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

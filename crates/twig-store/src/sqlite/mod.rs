@@ -7,6 +7,7 @@
 mod agents;
 mod data_sources;
 mod documents;
+mod jobs;
 mod keys;
 
 use anyhow::Context;
@@ -24,7 +25,7 @@ use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
-use twig_core::store::{DocumentStore, Store, StoreError, StoreResult};
+use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult};
 use twig_core::time::Timestamp;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -244,6 +245,10 @@ impl Store for SqliteStore {
     }
 
     fn documents(&self) -> &dyn DocumentStore {
+        self
+    }
+
+    fn jobs(&self) -> &dyn JobStore {
         self
     }
 }

@@ -1,0 +1,223 @@
+//! The job queue on SQLite: claims are atomic because every write runs in a
+//! `BEGIN IMMEDIATE` transaction on the single writer connection.
+
+use super::{backend, from_micros, from_micros_opt, micros, SqliteStore};
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::time::Duration;
+use twig_core::id::{JobId, OrgId};
+use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
+use twig_core::store::{JobStore, StoreResult};
+use twig_core::time::{self, Timestamp};
+
+const COLUMNS: &str =
+    "id, org_id, kind, payload, status, attempts, max_attempts, run_at, lease_owner,
+    lease_expires_at, progress, error, dedupe_key, created_at, updated_at";
+
+fn row(r: &SqliteRow) -> StoreResult<Job> {
+    let status: String = r.try_get("status").map_err(backend)?;
+    let payload: String = r.try_get("payload").map_err(backend)?;
+    let progress: String = r.try_get("progress").map_err(backend)?;
+    Ok(Job {
+        id: JobId::from_trusted(r.try_get("id").map_err(backend)?),
+        org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+        kind: r.try_get("kind").map_err(backend)?,
+        payload: serde_json::from_str(&payload).map_err(backend)?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| backend(anyhow::anyhow!("unknown job status {status:?}")))?,
+        attempts: r.try_get::<i64, _>("attempts").map_err(backend)? as u32,
+        max_attempts: r.try_get::<i64, _>("max_attempts").map_err(backend)? as u32,
+        run_at: from_micros(r.try_get("run_at").map_err(backend)?)?,
+        lease_owner: r.try_get("lease_owner").map_err(backend)?,
+        lease_expires_at: from_micros_opt(r.try_get("lease_expires_at").map_err(backend)?)?,
+        progress: serde_json::from_str(&progress).map_err(backend)?,
+        error: r.try_get("error").map_err(backend)?,
+        dedupe_key: r.try_get("dedupe_key").map_err(backend)?,
+        created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
+        updated_at: from_micros(r.try_get("updated_at").map_err(backend)?)?,
+    })
+}
+
+fn until(now: Timestamp, lease: Duration) -> i64 {
+    micros(&now).saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn enqueue(&self, job: NewJob) -> StoreResult<(Job, bool)> {
+        let mut tx = self.begin().await?;
+        if let Some(key) = &job.dedupe_key {
+            let existing = sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')"
+            ))
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some(r) = existing {
+                return Ok((row(&r)?, false));
+            }
+        }
+        let now = time::now();
+        let id = JobId::generate();
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, max_attempts, run_at, progress, dedupe_key,
+                created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, '{}', ?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(job.org_id.as_str())
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(i64::from(job.max_attempts.max(1)))
+        .bind(micros(&job.run_at))
+        .bind(&job.dedupe_key)
+        .bind(micros(&now))
+        .bind(micros(&now))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let created = row(&r)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((created, true))
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreResult<Option<Job>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let mut tx = self.begin().await?;
+        let now_us = micros(&now);
+        loop {
+            let mut q =
+                QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM jobs WHERE kind IN ("));
+            let mut sep = q.separated(", ");
+            for k in kinds {
+                sep.push_bind(*k);
+            }
+            q.push(") AND ((status = 'queued' AND run_at <= ")
+                .push_bind(now_us)
+                .push(") OR (status = 'running' AND lease_expires_at <= ")
+                .push_bind(now_us)
+                .push(")) ORDER BY run_at, created_at LIMIT 1");
+            let Some(r) = q.build().fetch_optional(&mut *tx).await.map_err(backend)? else {
+                tx.commit().await.map_err(backend)?;
+                return Ok(None);
+            };
+            let job = row(&r)?;
+            if job.status == JobStatus::Running && job.attempts >= job.max_attempts {
+                // Its worker died on the last allowed attempt: give up rather than loop forever.
+                sqlx::query(
+                    "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
+                        error = COALESCE(error, 'the worker stopped responding on the last attempt') WHERE id = ?",
+                )
+                .bind(now_us)
+                .bind(job.id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                continue;
+            }
+            sqlx::query(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,
+                    updated_at = ? WHERE id = ?",
+            )
+            .bind(worker)
+            .bind(until(now, lease))
+            .bind(now_us)
+            .bind(job.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"))
+                .bind(job.id.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let claimed = row(&r)?;
+            tx.commit().await.map_err(backend)?;
+            return Ok(Some(claimed));
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        id: &JobId,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        progress: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ?, progress = ?, updated_at = ?
+             WHERE id = ? AND status = 'running' AND lease_owner = ?",
+        )
+        .bind(until(now, lease))
+        .bind(progress.to_string())
+        .bind(micros(&now))
+        .bind(id.as_str())
+        .bind(worker)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let now = micros(&time::now());
+        let q = match &outcome {
+            JobOutcome::Succeeded { progress } => sqlx::query(
+                "UPDATE jobs SET status = 'succeeded', progress = ?, error = NULL, lease_owner = NULL,
+                    lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+            )
+            .bind(progress.to_string()),
+            JobOutcome::Retry { error, run_at } => sqlx::query(
+                "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+                    run_at = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+                 WHERE id = ? AND status = 'running' AND lease_owner = ?",
+            )
+            .bind(micros(run_at))
+            .bind(error),
+            JobOutcome::Failed { error } => sqlx::query(
+                "UPDATE jobs SET status = 'failed', error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+            )
+            .bind(error),
+        };
+        let res = q
+            .bind(now)
+            .bind(id.as_str())
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE org_id = ? AND id = ?"
+        ))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        r.as_ref().map(row).transpose()
+    }
+}
