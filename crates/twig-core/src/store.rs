@@ -151,14 +151,14 @@ pub trait JobStore: Send + Sync {
         now: Timestamp,
         lease: std::time::Duration,
     ) -> StoreResult<Option<Job>>;
-    /// Extends the lease and saves progress; false if `worker` no longer holds the job.
+    /// Extends the lease and saves progress when given; false if `worker` no longer holds the job.
     async fn heartbeat(
         &self,
         id: &JobId,
         worker: &str,
         now: Timestamp,
         lease: std::time::Duration,
-        progress: &serde_json::Value,
+        progress: Option<&serde_json::Value>,
     ) -> StoreResult<bool>;
     /// Records the outcome of the current attempt; false if `worker` no longer holds the job.
     async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool>;

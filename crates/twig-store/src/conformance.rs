@@ -420,7 +420,7 @@ pub async fn jobs_lease_expiry_and_retries(store: &dyn Store) {
     let (j, _) = q.enqueue(nj).await.unwrap();
     q.claim("w1", &["sync"], now, lease).await.unwrap().unwrap();
     assert!(q
-        .heartbeat(&j.id, "w1", now, lease, &json!({"cursor": 7}))
+        .heartbeat(&j.id, "w1", now, lease, Some(&json!({"cursor": 7})))
         .await
         .unwrap());
     assert!(q
@@ -441,9 +441,7 @@ pub async fn jobs_lease_expiry_and_retries(store: &dyn Store) {
         "progress is the checkpoint"
     );
     assert!(
-        !q.heartbeat(&j.id, "w1", later, lease, &json!({}))
-            .await
-            .unwrap(),
+        !q.heartbeat(&j.id, "w1", later, lease, None).await.unwrap(),
         "w1 lost the lease"
     );
     assert!(!q

@@ -157,15 +157,15 @@ impl JobStore for SqliteStore {
         worker: &str,
         now: Timestamp,
         lease: Duration,
-        progress: &serde_json::Value,
+        progress: Option<&serde_json::Value>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let res = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = ?, progress = ?, updated_at = ?
+            "UPDATE jobs SET lease_expires_at = ?, progress = COALESCE(?, progress), updated_at = ?
              WHERE id = ? AND status = 'running' AND lease_owner = ?",
         )
         .bind(until(now, lease))
-        .bind(progress.to_string())
+        .bind(progress.map(|p| p.to_string()))
         .bind(micros(&now))
         .bind(id.as_str())
         .bind(worker)
