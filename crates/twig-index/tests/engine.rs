@@ -252,6 +252,32 @@ async fn add_replace_delete_are_consistent_across_restart() {
 }
 
 #[tokio::test]
+async fn a_bad_batch_changes_nothing() {
+    let f = fixture().await;
+    let e = engine(&f).await;
+    let o = f.org.id.clone();
+    let dup = vec![
+        doc(&o, &f.ds, "same", "One", "first text"),
+        doc(&o, &f.ds, "same", "Two", "second text"),
+    ];
+    assert!(e.upsert_documents(dup).await.is_err());
+    let mut bad = doc(&o, &f.ds, "b", "Bad", "text");
+    bad.chunking.overlap_tokens = 1000;
+    assert!(e
+        .upsert_documents(vec![doc(&o, &f.ds, "good", "Good", "fine text"), bad])
+        .await
+        .is_err());
+    assert_eq!(f.store.documents().count_chunks(&o, None).await.unwrap(), 0);
+    assert!(f
+        .store
+        .documents()
+        .find_document(&f.ds, "good")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
 async fn indexes_catch_up_with_changes_they_missed() {
     let f = fixture().await;
     let o = f.org.id.clone();

@@ -61,9 +61,19 @@ pub(super) async fn upsert(
     let store = engine.store.documents();
     let model = engine.embedder.as_ref().map(|e| e.model_id().to_owned());
     let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; docs.len()];
+    // Validate the whole batch before writing anything, so a bad document changes nothing.
+    let mut keys = std::collections::HashSet::new();
+    for input in &docs {
+        validate(input)?;
+        if !keys.insert((&input.data_source_id, &input.source_key)) {
+            return Err(Error::invalid(format!(
+                "document source key {:?} appears twice in one batch",
+                input.source_key
+            )));
+        }
+    }
     let mut plans = Vec::new();
     for (index, input) in docs.into_iter().enumerate() {
-        validate(&input)?;
         let hash = content_hash(&input, model.as_deref());
         let existing = store
             .find_document(&input.data_source_id, &input.source_key)
