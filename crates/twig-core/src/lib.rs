@@ -10,6 +10,7 @@ pub mod id;
 pub mod job;
 pub mod org;
 pub mod page;
+pub mod ratelimit;
 pub mod retrieval;
 pub mod service;
 pub mod store;
