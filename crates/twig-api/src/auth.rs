@@ -8,8 +8,26 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::marker::PhantomData;
 use twig_core::apikey::{ApiKey, Scope};
+use twig_core::ratelimit::Decision;
 use twig_core::service::keys;
 use twig_core::Error;
+
+/// Where the extractor leaves the limiter's answer for the response headers.
+#[derive(Clone, Default)]
+pub struct RateSlot(std::sync::Arc<std::sync::Mutex<Option<Decision>>>);
+
+impl RateSlot {
+    fn set(&self, d: Decision) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(d);
+        }
+    }
+
+    /// The decision taken for this request, if any.
+    pub fn get(&self) -> Option<Decision> {
+        self.0.lock().ok().and_then(|g| *g)
+    }
+}
 
 /// The scope a handler requires.
 pub trait RequiredScope: Send + Sync + 'static {
@@ -77,6 +95,28 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
         let key = keys::authenticate(state.store.as_ref(), token).await?;
         if let Some(scope) = S::SCOPE {
             keys::require(&key, scope)?;
+        }
+        if let Some(limits) = &state.config.rate_limits {
+            // Scope-free routes (`/me`) count against the Read allowance.
+            let scope = S::SCOPE.unwrap_or(Scope::Read);
+            let limit = limits.of(scope);
+            let now = twig_core::time::now().timestamp_micros();
+            let decision = state
+                .limiter
+                .check(&format!("{}:{}", key.id, scope.as_str()), limit, now)
+                .await
+                .map_err(Error::Internal)?;
+            if let Some(slot) = parts.extensions.get::<RateSlot>() {
+                slot.set(decision);
+            }
+            if !decision.allowed {
+                return Err(Error::RateLimited {
+                    scope,
+                    limit,
+                    decision,
+                }
+                .into());
+            }
         }
         Ok(Self {
             key,

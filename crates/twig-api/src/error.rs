@@ -129,6 +129,8 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let rid = RequestId::generate();
     req.extensions_mut().insert(CurrentRequestId(rid.clone()));
+    let slot = crate::auth::RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
@@ -167,6 +169,15 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     }
     if let Ok(v) = HeaderValue::from_str(rid.as_str()) {
         res.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    if let Some(d) = slot.get() {
+        let h = res.headers_mut();
+        h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+        h.insert("x-ratelimit-reset", HeaderValue::from(d.reset_unix));
+        if !d.allowed {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(d.retry_after_secs));
+        }
     }
     res
 }

@@ -16,6 +16,7 @@ use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use twig_core::ratelimit::{RateLimiter, ScopeLimits};
 use twig_core::retrieval::Retriever;
 use twig_core::store::Store;
 
@@ -24,12 +25,15 @@ use twig_core::store::Store;
 pub struct ApiConfig {
     /// Largest JSON request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Per-key limits by scope; `None` turns rate limiting off.
+    pub rate_limits: Option<ScopeLimits>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
+            rate_limits: Some(ScopeLimits::default()),
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct AppState {
     pub retriever: Arc<dyn Retriever>,
     /// HTTP settings.
     pub config: Arc<ApiConfig>,
+    /// Per-key request limits.
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 /// The complete application router (without the legacy-path rewrite).

@@ -55,6 +55,7 @@ async fn start() -> Server {
         store: store.clone(),
         retriever: retriever.clone(),
         config: Arc::new(ApiConfig::default()),
+        limiter: Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -91,6 +91,16 @@ pub enum Error {
         /// The id that was asked for.
         id: String,
     },
+    /// The key used up its allowance for a scope.
+    #[error("Rate limit exceeded for {} scope: {} requests per minute (burst {}); retry after {} s", .scope.title(), .limit.per_minute, .limit.burst, .decision.retry_after_secs)]
+    RateLimited {
+        /// Scope whose bucket is empty.
+        scope: crate::apikey::Scope,
+        /// Its limit.
+        limit: crate::ratelimit::RateLimit,
+        /// The limiter's answer (reset time, retry delay).
+        decision: crate::ratelimit::Decision,
+    },
     /// A dependency (storage, model) cannot serve right now.
     #[error("{0}")]
     Unavailable(String),
@@ -133,6 +143,7 @@ impl Error {
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
         }
@@ -154,6 +165,18 @@ impl Error {
                 let mut m = Map::new();
                 m.insert("resource".into(), json!(kind.to_lowercase()));
                 m.insert("id".into(), json!(id));
+                m
+            }
+            Self::RateLimited {
+                scope,
+                limit,
+                decision,
+            } => {
+                let mut m = Map::new();
+                m.insert("scope".into(), json!(scope.as_str()));
+                m.insert("limit".into(), json!(limit.per_minute));
+                m.insert("burst".into(), json!(limit.burst));
+                m.insert("reset".into(), json!(decision.reset_unix));
                 m
             }
             _ => Map::new(),

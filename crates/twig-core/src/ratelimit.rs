@@ -17,6 +17,55 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// One limit per scope; defaults are the API reference's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeLimits {
+    /// List and get.
+    pub read: RateLimit,
+    /// Create, update, delete.
+    pub write: RateLimit,
+    /// Queries and feedback.
+    pub execute: RateLimit,
+    /// Keys, users, analytics.
+    pub admin: RateLimit,
+}
+
+impl Default for ScopeLimits {
+    fn default() -> Self {
+        Self {
+            read: RateLimit {
+                per_minute: 200,
+                burst: 250,
+            },
+            write: RateLimit {
+                per_minute: 10,
+                burst: 15,
+            },
+            execute: RateLimit {
+                per_minute: 100,
+                burst: 120,
+            },
+            admin: RateLimit {
+                per_minute: 50,
+                burst: 60,
+            },
+        }
+    }
+}
+
+impl ScopeLimits {
+    /// The limit of `scope`.
+    pub fn of(&self, scope: crate::apikey::Scope) -> RateLimit {
+        use crate::apikey::Scope;
+        match scope {
+            Scope::Read => self.read,
+            Scope::Write => self.write,
+            Scope::Execute => self.execute,
+            Scope::Admin => self.admin,
+        }
+    }
+}
+
 /// The answer for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {

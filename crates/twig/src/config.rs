@@ -28,6 +28,8 @@ pub struct Settings {
     pub embedding: EmbeddingSettings,
     /// Retrieval.
     pub search: SearchSettings,
+    /// Per-key request limits.
+    pub rate_limits: RateLimitSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -76,6 +78,72 @@ impl Default for EmbeddingSettings {
     }
 }
 
+/// `[rate_limits]` section: requests per minute and burst per key and scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Off only for trusted, internal deployments.
+    pub enabled: bool,
+    /// Read scope (list/get) per minute.
+    pub read_per_minute: u32,
+    /// Read scope burst.
+    pub read_burst: u32,
+    /// Write scope (create/update/delete) per minute.
+    pub write_per_minute: u32,
+    /// Write scope burst.
+    pub write_burst: u32,
+    /// Execute scope (queries, feedback) per minute.
+    pub execute_per_minute: u32,
+    /// Execute scope burst.
+    pub execute_burst: u32,
+    /// Admin scope per minute.
+    pub admin_per_minute: u32,
+    /// Admin scope burst.
+    pub admin_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        let d = twig_core::ratelimit::ScopeLimits::default();
+        Self {
+            enabled: true,
+            read_per_minute: d.read.per_minute,
+            read_burst: d.read.burst,
+            write_per_minute: d.write.per_minute,
+            write_burst: d.write.burst,
+            execute_per_minute: d.execute.per_minute,
+            execute_burst: d.execute.burst,
+            admin_per_minute: d.admin.per_minute,
+            admin_burst: d.admin.burst,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// The limits in effect, or `None` when disabled.
+    pub fn limits(&self) -> Option<twig_core::ratelimit::ScopeLimits> {
+        use twig_core::ratelimit::{RateLimit, ScopeLimits};
+        self.enabled.then_some(ScopeLimits {
+            read: RateLimit {
+                per_minute: self.read_per_minute,
+                burst: self.read_burst,
+            },
+            write: RateLimit {
+                per_minute: self.write_per_minute,
+                burst: self.write_burst,
+            },
+            execute: RateLimit {
+                per_minute: self.execute_per_minute,
+                burst: self.execute_burst,
+            },
+            admin: RateLimit {
+                per_minute: self.admin_per_minute,
+                burst: self.admin_burst,
+            },
+        })
+    }
+}
+
 /// `[search]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -121,6 +189,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             embedding: EmbeddingSettings::default(),
             search: SearchSettings::default(),
+            rate_limits: RateLimitSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -195,6 +264,19 @@ rrf_k = 60.0
 score_alpha = 0.5
 # Candidates each retriever contributes before fusion.
 candidates = 100
+
+[rate_limits]
+# Per API key and scope, as in the API reference: sustained requests per minute and burst.
+# Responses carry X-RateLimit-Limit/Remaining/Reset; a refused request answers 429 with Retry-After.
+enabled = true
+read_per_minute = 200
+read_burst = 250
+write_per_minute = 10
+write_burst = 15
+execute_per_minute = 100
+execute_burst = 120
+admin_per_minute = 50
+admin_burst = 60
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -329,6 +411,24 @@ impl Settings {
         }
         if !(1..=10_000).contains(&self.search.candidates) {
             bail!("setting `search.candidates` (TWIG_SEARCH__CANDIDATES): must be between 1 and 10000");
+        }
+        let rl = &self.rate_limits;
+        for (name, v) in [
+            ("read_per_minute", rl.read_per_minute),
+            ("read_burst", rl.read_burst),
+            ("write_per_minute", rl.write_per_minute),
+            ("write_burst", rl.write_burst),
+            ("execute_per_minute", rl.execute_per_minute),
+            ("execute_burst", rl.execute_burst),
+            ("admin_per_minute", rl.admin_per_minute),
+            ("admin_burst", rl.admin_burst),
+        ] {
+            if v == 0 {
+                bail!(
+                    "setting `rate_limits.{name}` (TWIG_RATE_LIMITS__{}): must be at least 1",
+                    name.to_uppercase()
+                );
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!(

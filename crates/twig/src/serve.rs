@@ -36,13 +36,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
+    let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
     let state = AppState {
         store,
         retriever,
         config: Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
+            rate_limits: settings.rate_limits.limits(),
         }),
+        limiter: limiter.clone(),
     };
+    // Forget full buckets now and then so idle keys cost no memory.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.prune(twig_core::time::now().timestamp_micros());
+        }
+    });
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(twig_api::serve(listener, state, async move {

@@ -72,6 +72,8 @@ impl TestServer {
             .env("TWIG_LOG__LEVEL", "info")
             // Most tests exercise records, not retrieval: skip loading the model unless asked.
             .env("TWIG_EMBEDDING__PROVIDER", "none")
+            // Record tests make many writes with one key; the rate-limit tests turn this back on.
+            .env("TWIG_RATE_LIMITS__ENABLED", "false")
             .current_dir(data_dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -6,5 +6,6 @@ mod data_sources;
 mod errors;
 mod helpers;
 mod keys;
+mod ratelimits;
 mod scopes;
 mod server;
