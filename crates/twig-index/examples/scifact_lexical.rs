@@ -5,45 +5,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::Instant;
 
-use serde::Deserialize;
 use twig_index::eval::evaluate;
 use twig_index::lexical::{AnalyzerConfig, LexicalConfig};
 use twig_index::{chunk_text, ChunkingConfig, IndexOp, LexicalIndex, WhitespaceCounter};
 
-#[derive(Deserialize)]
-struct Doc {
-    #[serde(rename = "_id")]
-    id: String,
-    title: String,
-    text: String,
-}
-
-/// Only the id and text of a query: `metadata` leaks answers and is never read.
-#[derive(Deserialize)]
-struct Query {
-    #[serde(rename = "_id")]
-    id: String,
-    text: String,
-}
-
 fn env_flag(name: &str, default: bool) -> bool {
     std::env::var(name).map_or(default, |v| v != "0")
-}
-
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Box<dyn Error>> {
-    let mut out = Vec::new();
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
-        if !line.trim().is_empty() {
-            out.push(serde_json::from_str(&line)?);
-        }
-    }
-    Ok(out)
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -63,22 +33,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     println!("{config:?}");
 
-    let docs: Vec<Doc> = read_jsonl(&dir.join("corpus.jsonl"))?;
-    let queries: Vec<Query> = read_jsonl(&dir.join("queries.jsonl"))?;
-    let mut qrels: HashMap<String, HashSet<String>> = HashMap::new();
-    for line in BufReader::new(File::open(dir.join("qrels/test.tsv"))?)
-        .lines()
-        .skip(1)
-    {
-        let line = line?;
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() >= 3 && cols[2].trim() != "0" {
-            qrels
-                .entry(cols[0].to_string())
-                .or_default()
-                .insert(cols[1].to_string());
-        }
-    }
+    let data = twig_index::beir::load(dir)?;
+    let (docs, queries, qrels) = (data.corpus, data.queries, data.qrels);
 
     let tmp = tempfile::tempdir()?;
     let index = LexicalIndex::open_with(tmp.path(), config)?;
@@ -111,7 +67,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let t = Instant::now();
     let mut run: HashMap<String, Vec<String>> = HashMap::new();
-    for q in queries.iter().filter(|q| qrels.contains_key(&q.id)) {
+    for q in &queries {
         let hits = index.search("org", None, &q.text, 300)?;
         // Document score = best chunk score: keep each doc's first (best) appearance.
         let mut seen = HashSet::new();

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod beir;
 pub mod chunk;
 pub mod engine;
 pub mod error;

@@ -3,10 +3,8 @@
 
 use crate::config::Settings;
 use anyhow::{bail, Context};
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,57 +14,11 @@ use twig_core::org::Org;
 use twig_core::retrieval::{
     ChunkingOptions, DocumentInput, Embedder, SearchMode, SearchRequest, SectionInput,
 };
+use twig_index::beir::BeirDoc;
 use twig_index::eval::{evaluate, Metrics};
 
 /// Documents per ingestion call (one store transaction each, one index commit per sync).
 const INGEST_BATCH: usize = 64;
-
-#[derive(Deserialize)]
-struct CorpusDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    #[serde(default)]
-    title: String,
-    text: String,
-}
-
-/// Only the query text is read: BEIR's `metadata` can leak the answers.
-#[derive(Deserialize)]
-struct Query {
-    #[serde(rename = "_id")]
-    id: String,
-    text: String,
-}
-
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Vec<T>> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(
-            serde_json::from_str(&line).with_context(|| format!("{}:{}", path.display(), i + 1))?,
-        );
-    }
-    Ok(out)
-}
-
-fn read_qrels(path: &Path) -> anyhow::Result<HashMap<String, HashSet<String>>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut q: HashMap<String, HashSet<String>> = HashMap::new();
-    for line in text.lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() >= 3 && cols[2].trim().parse::<i64>().unwrap_or(0) > 0 {
-            q.entry(cols[0].to_owned())
-                .or_default()
-                .insert(cols[1].to_owned());
-        }
-    }
-    Ok(q)
-}
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -103,17 +55,13 @@ pub async fn retrieval(
     as_json: bool,
     max_docs: Option<usize>,
 ) -> anyhow::Result<()> {
-    let corpus: Vec<CorpusDoc> = read_jsonl(&dataset.join("corpus.jsonl"))?;
-    let queries: Vec<Query> = read_jsonl(&dataset.join("queries.jsonl"))?;
-    let qrels = read_qrels(&dataset.join("qrels").join("test.tsv"))?;
-    let corpus: Vec<CorpusDoc> = match max_docs {
+    let data = twig_index::beir::load(dataset)
+        .with_context(|| format!("loading {}", dataset.display()))?;
+    let (corpus, queries, qrels) = (data.corpus, data.queries, data.qrels);
+    let corpus: Vec<BeirDoc> = match max_docs {
         Some(n) => corpus.into_iter().take(n).collect(),
         None => corpus,
     };
-    let queries: Vec<Query> = queries
-        .into_iter()
-        .filter(|q| qrels.contains_key(&q.id))
-        .collect();
     if queries.is_empty() {
         bail!("no test query of {} has judgments", dataset.display());
     }
@@ -243,7 +191,7 @@ pub async fn retrieval(
 }
 
 /// Passages per second of the bare embedder on the corpus's first 1,000 texts.
-async fn embed_throughput(e: Arc<dyn Embedder>, corpus: &[CorpusDoc]) -> anyhow::Result<f64> {
+async fn embed_throughput(e: Arc<dyn Embedder>, corpus: &[BeirDoc]) -> anyhow::Result<f64> {
     let texts: Vec<String> = corpus
         .iter()
         .take(1000)
