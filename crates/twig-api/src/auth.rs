@@ -33,6 +33,11 @@ impl RateSlot {
 pub trait RequiredScope: Send + Sync + 'static {
     /// `None`: any valid key.
     const SCOPE: Option<Scope>;
+
+    /// A check beyond the scope (e.g. the owning user's role); none by default.
+    fn check(_key: &ApiKey) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Marker: Read scope (list/get).
@@ -45,6 +50,9 @@ pub struct Execute;
 pub struct Admin;
 /// Marker: any valid key.
 pub struct AnyScope;
+/// Marker: Execute scope, and a key of no user or of a user whose role is train or above
+/// (giving feedback is what separates role train from readonly).
+pub struct Feedback;
 
 impl RequiredScope for Read {
     const SCOPE: Option<Scope> = Some(Scope::Read);
@@ -60,6 +68,13 @@ impl RequiredScope for Admin {
 }
 impl RequiredScope for AnyScope {
     const SCOPE: Option<Scope> = None;
+}
+impl RequiredScope for Feedback {
+    const SCOPE: Option<Scope> = Some(Scope::Execute);
+
+    fn check(key: &ApiKey) -> Result<(), Error> {
+        keys::require_feedback(key)
+    }
 }
 
 /// An authenticated caller whose key holds scope `S`.
@@ -96,10 +111,12 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
         if let Some(scope) = S::SCOPE {
             keys::require(&key, scope)?;
         }
+        S::check(&key)?;
         if let Some(limits) = &state.config.rate_limits {
             // Scope-free routes (`/me`) count against the Read allowance.
             let scope = S::SCOPE.unwrap_or(Scope::Read);
-            let limit = limits.of(scope);
+            // The key's and its org's overrides came with the key: no extra query.
+            let limit = key.limit_for(scope, limits);
             let now = twig_core::time::now().timestamp_micros();
             let decision = state
                 .limiter

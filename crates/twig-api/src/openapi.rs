@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the same route list the router uses,
 //! so no route can exist without an entry.
 
-use crate::routes::{agents, api_keys, data_sources, health, me, search};
+use crate::routes::{agents, api_keys, data_sources, health, me, search, users};
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -48,7 +48,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
             data_sources::delete
         ))
         .routes(routes!(api_keys::list, api_keys::create))
-        .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(search::semantic_search))
         .routes(routes!(openapi_json))
 }

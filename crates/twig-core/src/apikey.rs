@@ -1,7 +1,9 @@
 //! API keys: secrets, scopes, environments, hashing and verification.
 
 use crate::error::Error;
-use crate::id::{random_base62, KeyId, OrgId};
+use crate::id::{random_base62, KeyId, OrgId, UserId};
+use crate::ratelimit::{LimitOverrides, RateLimit, ScopeLimits};
+use crate::user::Role;
 use crate::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -217,6 +219,17 @@ pub struct ApiKey {
     #[serde(with = "time::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Timestamp>,
+    /// The user the key belongs to; its scopes stay within the user's role.
+    pub user_id: Option<UserId>,
+    /// This key's own limits, overriding its org's and the configured defaults per scope.
+    pub rate_limits: LimitOverrides,
+    /// Role of the owning user, loaded with the key (not part of the record).
+    #[serde(skip)]
+    pub owner_role: Option<Role>,
+    /// The org's limit overrides, loaded with the key so that authenticating
+    /// a request resolves its limit without another query.
+    #[serde(skip)]
+    pub org_rate_limits: LimitOverrides,
 }
 
 impl ApiKey {
@@ -262,6 +275,10 @@ impl ApiKey {
             created_at: now,
             expires_at,
             revoked_at: None,
+            user_id: None,
+            rate_limits: LimitOverrides::default(),
+            owner_role: None,
+            org_rate_limits: LimitOverrides::default(),
         };
         Ok((key, hash, Secret(secret)))
     }
@@ -274,6 +291,16 @@ impl ApiKey {
     /// Whether the key holds `scope`.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// Whether the key may give feedback: keys of no user may; a user's keys need role train or above.
+    pub fn may_give_feedback(&self) -> bool {
+        self.owner_role.is_none_or(Role::may_give_feedback)
+    }
+
+    /// The limit of `scope` for this key: its override, else its org's, else `defaults`.
+    pub fn limit_for(&self, scope: Scope, defaults: &ScopeLimits) -> RateLimit {
+        crate::ratelimit::effective(&self.rate_limits, &self.org_rate_limits, defaults, scope)
     }
 
     /// `active`, `revoked` or `expired`, for operator listings.

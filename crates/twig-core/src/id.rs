@@ -107,6 +107,8 @@ define_id!(/// One HTTP request, echoed in `X-Request-Id` and error bodies.
     RequestId, "req_", "request");
 define_id!(/// A background job.
     JobId, "job_", "job");
+define_id!(/// A user of an organisation (the API reference names no prefix; `usr_` is ours).
+    UserId, "usr_", "user");
 
 #[cfg(test)]
 mod tests {

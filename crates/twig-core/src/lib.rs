@@ -16,6 +16,7 @@ pub mod retrieval;
 pub mod service;
 pub mod store;
 pub mod time;
+pub mod user;
 pub mod validate;
 
 pub use error::{Error, ErrorCode, Result};

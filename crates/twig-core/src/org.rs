@@ -14,6 +14,8 @@ pub struct Org {
     /// Creation time.
     #[serde(with = "time::rfc3339")]
     pub created_at: Timestamp,
+    /// Limit overrides for every key of the org (set by operators).
+    pub rate_limits: crate::ratelimit::LimitOverrides,
 }
 
 impl Org {
@@ -24,6 +26,7 @@ impl Org {
             id: OrgId::generate(),
             name,
             created_at: time::now(),
+            rate_limits: Default::default(),
         })
     }
 }

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// A limit: sustained requests per minute and the burst allowed on top.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Sustained rate.
     pub per_minute: u32,
@@ -64,6 +67,149 @@ impl ScopeLimits {
             Scope::Admin => self.admin,
         }
     }
+}
+
+/// Largest `per_minute` or `burst` an override may set (one request per millisecond).
+pub const MAX_OVERRIDE: u32 = 60_000;
+
+/// Stored overrides of the default limits, per scope (per key or per org); `None` inherits.
+///
+/// Resolution is key override > org override > configured default, per scope.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// Override of the Read limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<RateLimit>,
+    /// Override of the Write limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<RateLimit>,
+    /// Override of the Execute limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execute: Option<RateLimit>,
+    /// Override of the Admin limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<RateLimit>,
+}
+
+impl LimitOverrides {
+    /// The override of `scope`, if any.
+    pub fn of(&self, scope: crate::apikey::Scope) -> Option<RateLimit> {
+        use crate::apikey::Scope;
+        match scope {
+            Scope::Read => self.read,
+            Scope::Write => self.write,
+            Scope::Execute => self.execute,
+            Scope::Admin => self.admin,
+        }
+    }
+
+    /// Sets (or with `None` clears) the override of `scope`.
+    pub fn set(&mut self, scope: crate::apikey::Scope, limit: Option<RateLimit>) {
+        use crate::apikey::Scope;
+        let slot = match scope {
+            Scope::Read => &mut self.read,
+            Scope::Write => &mut self.write,
+            Scope::Execute => &mut self.execute,
+            Scope::Admin => &mut self.admin,
+        };
+        *slot = limit;
+    }
+
+    /// Whether no scope is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Checks every override is within 1..=[`MAX_OVERRIDE`]; `field` names the request field in errors.
+    pub fn validate(&self, field: &str) -> Result<(), crate::Error> {
+        for scope in crate::apikey::Scope::ALL {
+            if let Some(l) = self.of(scope) {
+                for (what, v) in [("per_minute", l.per_minute), ("burst", l.burst)] {
+                    if v == 0 || v > MAX_OVERRIDE {
+                        let path = format!("{field}.{}.{what}", scope.as_str());
+                        return Err(crate::Error::invalid_field(
+                            &path,
+                            format!("{path} must be between 1 and {MAX_OVERRIDE}, got {v}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A change to [`LimitOverrides`]: per scope, absent leaves it, `null` clears it, an object sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitChanges {
+    /// Read scope.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub read: Option<Option<RateLimit>>,
+    /// Write scope.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub write: Option<Option<RateLimit>>,
+    /// Execute scope.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub execute: Option<Option<RateLimit>>,
+    /// Admin scope.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub admin: Option<Option<RateLimit>>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None, via `default`).
+fn some_or_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimit>>, D::Error> {
+    use serde::Deserialize;
+    Option::<RateLimit>::deserialize(d).map(Some)
+}
+
+impl LimitChanges {
+    /// `current` with these changes applied, validated.
+    pub fn apply(&self, current: LimitOverrides, field: &str) -> crate::Result<LimitOverrides> {
+        use crate::apikey::Scope;
+        let mut out = current;
+        for (scope, change) in [
+            (Scope::Read, self.read),
+            (Scope::Write, self.write),
+            (Scope::Execute, self.execute),
+            (Scope::Admin, self.admin),
+        ] {
+            if let Some(c) = change {
+                out.set(scope, c);
+            }
+        }
+        out.validate(field)?;
+        Ok(out)
+    }
+}
+
+/// The limit that applies to a key for `scope`: its own override, else its org's, else `default`.
+pub fn effective(
+    key: &LimitOverrides,
+    org: &LimitOverrides,
+    default: &ScopeLimits,
+    scope: crate::apikey::Scope,
+) -> RateLimit {
+    key.of(scope)
+        .or_else(|| org.of(scope))
+        .unwrap_or_else(|| default.of(scope))
 }
 
 /// The answer for one request.
@@ -239,6 +385,71 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(ok.load(Ordering::SeqCst), 120);
+    }
+
+    #[test]
+    fn key_overrides_beat_org_overrides_beat_defaults() {
+        use crate::apikey::Scope;
+        let d = ScopeLimits::default();
+        let three = RateLimit {
+            per_minute: 3,
+            burst: 3,
+        };
+        let five = RateLimit {
+            per_minute: 5,
+            burst: 7,
+        };
+        let key = LimitOverrides {
+            write: Some(three),
+            ..Default::default()
+        };
+        let org = LimitOverrides {
+            write: Some(five),
+            read: Some(five),
+            ..Default::default()
+        };
+        assert_eq!(effective(&key, &org, &d, Scope::Write), three);
+        assert_eq!(effective(&key, &org, &d, Scope::Read), five);
+        assert_eq!(effective(&key, &org, &d, Scope::Admin), d.admin);
+        assert_eq!(
+            effective(&LimitOverrides::default(), &org, &d, Scope::Write),
+            five
+        );
+    }
+
+    #[test]
+    fn limit_changes_set_clear_and_validate() {
+        let cur = LimitOverrides {
+            read: Some(RateLimit {
+                per_minute: 1,
+                burst: 1,
+            }),
+            write: Some(RateLimit {
+                per_minute: 2,
+                burst: 2,
+            }),
+            ..Default::default()
+        };
+        let ch: LimitChanges = serde_json::from_value(serde_json::json!({
+            "read": null, "admin": {"per_minute": 9, "burst": 10}
+        }))
+        .unwrap();
+        let out = ch.apply(cur, "rate_limits").unwrap();
+        assert_eq!(out.read, None, "null clears");
+        assert_eq!(out.write, cur.write, "absent leaves");
+        assert_eq!(
+            out.admin,
+            Some(RateLimit {
+                per_minute: 9,
+                burst: 10
+            })
+        );
+        let zero: LimitChanges =
+            serde_json::from_value(serde_json::json!({"write": {"per_minute": 0, "burst": 1}}))
+                .unwrap();
+        let e = zero.apply(cur, "rate_limits").unwrap_err();
+        assert!(e.to_string().contains("rate_limits.write.per_minute"), "{e}");
+        assert!(serde_json::from_value::<LimitChanges>(serde_json::json!({"root": null})).is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
-use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId};
+use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId, UserId};
+use crate::ratelimit::LimitOverrides;
+use crate::user::User;
 use crate::job::{Job, JobOutcome, NewJob};
 use crate::org::Org;
 use crate::page::{Listed, Page};
@@ -73,6 +75,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>>;
     /// All organisations, oldest first (operator use).
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    /// Replaces an organisation's rate-limit overrides; false if it does not exist.
+    async fn set_org_rate_limits(&self, id: &OrgId, limits: &LimitOverrides)
+        -> StoreResult<bool>;
 
     /// Inserts a key record with the hash of its secret.
     async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> StoreResult<()>;
@@ -87,6 +92,8 @@ pub trait Store: Send + Sync + 'static {
         include_revoked: bool,
         page: Page,
     ) -> StoreResult<Listed<ApiKey>>;
+    /// Saves a non-revoked key's `name` and `rate_limits`; false if missing or revoked.
+    async fn update_api_key(&self, key: &ApiKey) -> StoreResult<bool>;
     /// Marks a key revoked at `at`; false if missing or already revoked.
     async fn revoke_api_key(
         &self,
@@ -131,6 +138,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// The durable job queue.
     fn jobs(&self) -> &dyn JobStore;
+
+    /// Users of organisations, and the keys they own.
+    fn users(&self) -> &dyn UserStore;
+}
+
+/// Users; each write keeps the user's keys within the user's role in the same transaction.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user; `Conflict` if the org already has the email (compared case-insensitively).
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// Reads a user of the org.
+    async fn get_user(&self, org: &OrgId, id: &UserId) -> StoreResult<Option<User>>;
+    /// Lists the org's users, oldest first.
+    async fn list_users(&self, org: &OrgId, page: Page) -> StoreResult<Listed<User>>;
+    /// Replaces a user's fields and narrows the scopes of the user's active keys to the
+    /// (new) role, revoking keys left with none at `at`; false if the user does not exist.
+    /// `Conflict` if the new email is taken.
+    async fn update_user(&self, user: &User, at: Timestamp) -> StoreResult<bool>;
+    /// Deletes a user and revokes the user's keys at `at`, atomically; false if missing.
+    async fn delete_user(&self, org: &OrgId, id: &UserId, at: Timestamp) -> StoreResult<bool>;
 }
 
 /// The durable job queue, in the same database as the records.

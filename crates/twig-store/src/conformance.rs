@@ -8,7 +8,9 @@ use std::time::Duration;
 use twig_core::agent::{Agent, AgentInput};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
-use twig_core::id::{AgentId, DataSourceId, KeyId};
+use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
+use twig_core::ratelimit::{LimitOverrides, RateLimit};
+use twig_core::user::{Role, User, UserInput};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
 use twig_core::org::Org;
 use twig_core::page::Page;
@@ -539,6 +541,185 @@ pub async fn jobs_exhaust_attempts_and_stay_in_their_org(store: &dyn Store) {
     );
 }
 
+fn user(org: &Org, email: &str, role: &str) -> User {
+    User::create(
+        org.id.clone(),
+        UserInput {
+            email: Some(email.into()),
+            name: Some("U".into()),
+            role: Some(role.into()),
+        },
+    )
+    .expect("valid user")
+}
+
+fn owned_key(org: &Org, user: &User, scopes: Vec<Scope>) -> (ApiKey, KeyHash) {
+    let (mut k, h, _) = ApiKey::mint(org.id.clone(), "k", scopes, Environment::Live, None).unwrap();
+    k.user_id = Some(user.id.clone());
+    (k, h)
+}
+
+/// Users: create, read, list, update; emails unique per org regardless of case; orgs isolated.
+pub async fn users_crud_and_unique_email(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let us = store.users();
+    let u1 = user(&a, "Jo@Example.com", "train");
+    us.create_user(&u1).await.unwrap();
+    assert_eq!(us.get_user(&a.id, &u1.id).await.unwrap(), Some(u1.clone()));
+    assert_eq!(us.get_user(&b.id, &u1.id).await.unwrap(), None);
+    let dup = user(&a, "jo@EXAMPLE.com", "admin");
+    assert!(matches!(
+        us.create_user(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another org may use the same address.
+    us.create_user(&user(&b, "jo@example.com", "admin"))
+        .await
+        .unwrap();
+    let u2 = user(&a, "second@example.com", "readonly");
+    us.create_user(&u2).await.unwrap();
+    let listed = us.list_users(&a.id, Page::default()).await.unwrap();
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.items, vec![u1.clone(), u2.clone()], "oldest first");
+    let page = us
+        .list_users(
+            &a.id,
+            Page {
+                limit: 1,
+                offset: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.items.len()), (2, 1));
+    assert_eq!(page.items[0].id, u2.id);
+    // Taking another user's email on update conflicts; keeping one's own does not.
+    let mut taken = u2.clone();
+    taken.email = "JO@example.com".into();
+    assert!(matches!(
+        us.update_user(&taken, time::now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut renamed = u2.clone();
+    renamed.name = Some("Renamed".into());
+    renamed.email = "SECOND@example.com".into();
+    assert!(us.update_user(&renamed, time::now()).await.unwrap());
+    assert_eq!(us.get_user(&a.id, &u2.id).await.unwrap(), Some(renamed));
+    let mut foreign = u1.clone();
+    foreign.org_id = b.id.clone();
+    assert!(!us.update_user(&foreign, time::now()).await.unwrap());
+    assert!(!us.delete_user(&b.id, &u1.id, time::now()).await.unwrap());
+    assert!(us.delete_user(&a.id, &u1.id, time::now()).await.unwrap());
+    assert_eq!(us.get_user(&a.id, &u1.id).await.unwrap(), None);
+}
+
+/// Keys of a user: created only within the role; a lower role narrows them, removal revokes them.
+pub async fn user_keys_follow_the_role(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let us = store.users();
+    let mut u = user(&a, "c@example.com", "configure");
+    us.create_user(&u).await.unwrap();
+    let (k_rw, h_rw) = owned_key(&a, &u, vec![Scope::Read, Scope::Write]);
+    store.create_api_key(&k_rw, &h_rw).await.unwrap();
+    let (k_w, h_w) = owned_key(&a, &u, vec![Scope::Write]);
+    store.create_api_key(&k_w, &h_w).await.unwrap();
+    let (found, _) = store.find_api_key(&h_rw).await.unwrap().unwrap();
+    assert_eq!(found.user_id.as_ref(), Some(&u.id));
+    assert_eq!(found.owner_role, Some(Role::Configure));
+    // Beyond the role, or for a user of another org: refused.
+    let (k_admin, h_admin) = owned_key(&a, &u, vec![Scope::Admin]);
+    assert!(matches!(
+        store.create_api_key(&k_admin, &h_admin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (mut k_foreign, h_foreign) = owned_key(&b, &u, vec![Scope::Read]);
+    k_foreign.org_id = b.id.clone();
+    assert!(matches!(
+        store.create_api_key(&k_foreign, &h_foreign).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Lowering the role narrows and revokes in the same write.
+    u.role = Role::Readonly;
+    assert!(us.update_user(&u, time::now()).await.unwrap());
+    let (rw, _) = store.find_api_key(&h_rw).await.unwrap().unwrap();
+    assert_eq!(rw.scopes, vec![Scope::Read]);
+    assert!(rw.revoked_at.is_none());
+    assert_eq!(rw.owner_role, Some(Role::Readonly));
+    let (w, _) = store.find_api_key(&h_w).await.unwrap().unwrap();
+    assert!(w.revoked_at.is_some(), "a key left with no scope is revoked");
+    // Raising it again does not widen keys back.
+    u.role = Role::Admin;
+    assert!(us.update_user(&u, time::now()).await.unwrap());
+    let (rw, _) = store.find_api_key(&h_rw).await.unwrap().unwrap();
+    assert_eq!(rw.scopes, vec![Scope::Read]);
+    // An unowned key of the org is untouched by user changes.
+    let (plain, h_plain, _) = ApiKey::mint(
+        a.id.clone(),
+        "plain",
+        vec![Scope::Write],
+        Environment::Live,
+        None,
+    )
+    .unwrap();
+    store.create_api_key(&plain, &h_plain).await.unwrap();
+    assert!(us.delete_user(&a.id, &u.id, time::now()).await.unwrap());
+    let (rw, _) = store.find_api_key(&h_rw).await.unwrap().unwrap();
+    assert!(rw.revoked_at.is_some(), "removing the user revokes the key");
+    let (p, _) = store.find_api_key(&h_plain).await.unwrap().unwrap();
+    assert!(p.revoked_at.is_none());
+}
+
+/// Rate-limit overrides of keys and orgs are stored and come back with the key.
+pub async fn rate_limit_overrides_roundtrip(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let three = RateLimit {
+        per_minute: 3,
+        burst: 3,
+    };
+    let (mut k, h, _) =
+        ApiKey::mint(a.id.clone(), "k", vec![Scope::Read], Environment::Live, None).unwrap();
+    k.rate_limits.write = Some(three);
+    store.create_api_key(&k, &h).await.unwrap();
+    let (found, _) = store.find_api_key(&h).await.unwrap().unwrap();
+    assert_eq!(found.rate_limits, k.rate_limits);
+    assert!(found.org_rate_limits.is_empty());
+    let org_limits = LimitOverrides {
+        read: Some(RateLimit {
+            per_minute: 7,
+            burst: 9,
+        }),
+        ..Default::default()
+    };
+    assert!(store.set_org_rate_limits(&a.id, &org_limits).await.unwrap());
+    assert!(!store
+        .set_org_rate_limits(&Org::new("ghost").unwrap().id, &org_limits)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_org(&a.id).await.unwrap().unwrap().rate_limits,
+        org_limits
+    );
+    let (found, _) = store.find_api_key(&h).await.unwrap().unwrap();
+    assert_eq!(found.org_rate_limits, org_limits);
+    let listed = store.list_api_keys(&a.id, false, Page::default()).await.unwrap();
+    assert_eq!(listed.items[0].org_rate_limits, org_limits);
+    // Updating replaces name and overrides; a revoked key cannot be updated.
+    let mut changed = found.clone();
+    changed.name = "renamed".into();
+    changed.rate_limits = LimitOverrides::default();
+    assert!(store.update_api_key(&changed).await.unwrap());
+    let got = store.get_api_key(Some(&a.id), &k.id).await.unwrap().unwrap();
+    assert_eq!(got.name, "renamed");
+    assert!(got.rate_limits.is_empty());
+    let mut foreign = changed.clone();
+    foreign.org_id = OrgId::generate();
+    assert!(!store.update_api_key(&foreign).await.unwrap());
+    assert!(store.revoke_api_key(None, &k.id, time::now()).await.unwrap());
+    assert!(!store.update_api_key(&changed).await.unwrap());
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -546,7 +727,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             bootstrap_only_once, api_keys_roundtrip_and_revoke, api_key_needs_existing_org, agents_crud,
             agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
-            jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org);
+            jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
+            users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -11,6 +11,7 @@ use twig_core::apikey::{Environment, Scope};
 use twig_core::id::OrgId;
 use twig_core::org::Org;
 use twig_core::page::{Page, MAX_LIMIT};
+use twig_core::ratelimit::{LimitChanges, RateLimit};
 use twig_core::service::keys::{self, KeyInput};
 use twig_core::store::Store;
 
@@ -88,6 +89,26 @@ enum OrgsCommand {
     },
     /// List organisations.
     List,
+    /// Override an organisation's rate limits for some scopes (every key of the org gets
+    /// that allowance; a key's own override still wins), or clear the override; then print
+    /// the limits in force.
+    SetLimits {
+        /// Organisation id (org_…).
+        #[arg(long)]
+        org: String,
+        /// Comma-separated scopes: read,write,execute,admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Sustained requests per minute.
+        #[arg(long, requires = "burst", conflicts_with = "clear")]
+        per_minute: Option<u32>,
+        /// Requests allowed at once after a quiet period.
+        #[arg(long, requires = "per_minute", conflicts_with = "clear")]
+        burst: Option<u32>,
+        /// Remove the override: the configured default applies again.
+        #[arg(long, required_unless_present = "per_minute")]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +127,9 @@ enum KeysCommand {
         /// Make a test key (twigsk_test_…) instead of a live one.
         #[arg(long)]
         test: bool,
+        /// The user (usr_…) the key belongs to; its scopes must be within the user's role.
+        #[arg(long)]
+        user: Option<String>,
     },
     /// List an organisation's keys, revoked ones included.
     List {
@@ -195,6 +219,50 @@ async fn orgs(settings: &Settings, cmd: OrgsCommand) -> anyhow::Result<()> {
                 println!("{}\t{}\t{}", o.id, o.name, o.created_at.to_rfc3339());
             }
         }
+        OrgsCommand::SetLimits {
+            org,
+            scope,
+            per_minute,
+            burst,
+            clear,
+        } => {
+            let org = OrgId::parse(&org)?;
+            let scopes = Scope::parse_list(&scope).map_err(public)?;
+            let limit = match (per_minute, burst, clear) {
+                (Some(per_minute), Some(burst), false) => Some(RateLimit { per_minute, burst }),
+                _ => None,
+            };
+            let mut changes = LimitChanges::default();
+            for sc in scopes {
+                let slot = match sc {
+                    Scope::Read => &mut changes.read,
+                    Scope::Write => &mut changes.write,
+                    Scope::Execute => &mut changes.execute,
+                    Scope::Admin => &mut changes.admin,
+                };
+                *slot = Some(limit);
+            }
+            let limits = keys::set_org_limits(store.as_ref(), &org, &changes)
+                .await
+                .map_err(public)?;
+            let defaults = settings.rate_limits.limits();
+            if defaults.is_none() {
+                eprintln!("note: rate limiting is off (rate_limits.enabled = false); overrides apply once it is on");
+            }
+            let defaults = defaults.unwrap_or_default();
+            for sc in Scope::ALL {
+                let (l, from) = match limits.of(sc) {
+                    Some(l) => (l, "org override"),
+                    None => (defaults.of(sc), "default"),
+                };
+                println!(
+                    "{}\t{}/min\tburst {}\t{from}",
+                    sc.as_str(),
+                    l.per_minute,
+                    l.burst
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -214,6 +282,7 @@ async fn keys_cmd(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             name,
             scopes,
             test,
+            user,
         } => {
             let org = OrgId::parse(&org)?;
             if store
@@ -238,8 +307,11 @@ async fn keys_cmd(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                     .to_owned(),
                 ),
                 expires_at: None,
+                user_id: user,
+                rate_limits: None,
             };
-            let (key, secret) = keys::create(store.as_ref(), &org, input)
+            // Operators are not held to the org's allowance (no ceiling).
+            let (key, secret) = keys::create(store.as_ref(), &org, input, None)
                 .await
                 .map_err(public)?;
             eprintln!(

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use twig_core::apikey::ApiKey;
-use twig_core::service::keys::{self, KeyInput};
+use twig_core::service::keys::{self, KeyInput, KeyUpdate};
 use utoipa::ToSchema;
 
 /// A page of keys (never secrets).
@@ -60,7 +60,13 @@ pub async fn create(
     auth: Authed<Admin>,
     Json(input): Json<KeyInput>,
 ) -> Result<(StatusCode, axum::Json<ApiKeyCreated>), ApiError> {
-    let (key, secret) = keys::create(s.store.as_ref(), &auth.key.org_id, input).await?;
+    let (key, secret) = keys::create(
+        s.store.as_ref(),
+        &auth.key.org_id,
+        input,
+        s.config.rate_limits.as_ref(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(ApiKeyCreated {
@@ -80,6 +86,29 @@ pub async fn get(
 ) -> Result<axum::Json<ApiKey>, ApiError> {
     Ok(axum::Json(
         keys::get(s.store.as_ref(), &auth.key.org_id, &id).await?,
+    ))
+}
+
+/// Renames a key or changes its rate-limit overrides (effective on its next request).
+/// Requires Admin scope.
+#[utoipa::path(put, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key_…")),
+    request_body = KeyUpdate, security(("bearer" = [])),
+    responses((status = 200, body = ApiKey), (status = "4XX", body = ErrorBody)))]
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Authed<Admin>,
+    PathId(id): PathId,
+    Json(input): Json<KeyUpdate>,
+) -> Result<axum::Json<ApiKey>, ApiError> {
+    Ok(axum::Json(
+        keys::update(
+            s.store.as_ref(),
+            &auth.key.org_id,
+            &id,
+            input,
+            s.config.rate_limits.as_ref(),
+        )
+        .await?,
     ))
 }
 

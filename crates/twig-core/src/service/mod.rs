@@ -6,3 +6,4 @@
 pub mod agents;
 pub mod data_sources;
 pub mod keys;
+pub mod users;

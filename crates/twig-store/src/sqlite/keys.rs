@@ -4,23 +4,59 @@ use super::{backend, bounds, from_micros, from_micros_opt, micros};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
-use twig_core::id::{KeyId, OrgId};
+use twig_core::id::{KeyId, OrgId, UserId};
+use twig_core::ratelimit::LimitOverrides;
+use twig_core::user::Role;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::store::{StoreError, StoreResult};
 use twig_core::time::Timestamp;
 
-const KEY_COLUMNS: &str =
-    "id, org_id, name, prefix, hash, scopes, environment, created_at, expires_at, revoked_at";
+/// Key columns with the owner's role and the org's overrides, so one query loads all auth needs.
+const KEY_SELECT: &str = "SELECT k.id, k.org_id, k.name, k.prefix, k.hash, k.scopes, k.environment,
+        k.created_at, k.expires_at, k.revoked_at, k.user_id, k.rate_limits,
+        o.rate_limits AS org_rate_limits, u.role AS owner_role
+    FROM api_keys k JOIN orgs o ON o.id = k.org_id LEFT JOIN users u ON u.id = k.user_id";
+
+/// Overrides to their stored JSON (NULL when there are none).
+pub(super) fn limits_json(l: &LimitOverrides) -> StoreResult<Option<String>> {
+    if l.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(l).map(Some).map_err(backend)
+}
+
+fn limits_from(v: Option<String>) -> StoreResult<LimitOverrides> {
+    match v {
+        None => Ok(LimitOverrides::default()),
+        Some(s) => serde_json::from_str(&s).map_err(backend),
+    }
+}
+
+/// Scopes to their stored form.
+pub(super) fn scopes_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Parses stored scopes.
+pub(super) fn parse_scopes(s: &str) -> StoreResult<Vec<Scope>> {
+    s.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Scope::parse(s).ok_or_else(|| backend(anyhow::anyhow!("unknown stored scope {s:?}")))
+        })
+        .collect()
+}
 
 pub(super) async fn insert_org(
     tx: &mut Transaction<'static, Sqlite>,
     org: &Org,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO orgs (id, name, created_at, rate_limits) VALUES (?, ?, ?, ?)")
         .bind(org.id.as_str())
         .bind(&org.name)
         .bind(micros(&org.created_at))
+        .bind(limits_json(&org.rate_limits)?)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -32,11 +68,12 @@ fn org_row(r: &SqliteRow) -> StoreResult<Org> {
         id: OrgId::from_trusted(r.try_get("id").map_err(backend)?),
         name: r.try_get("name").map_err(backend)?,
         created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
+        rate_limits: limits_from(r.try_get("rate_limits").map_err(backend)?)?,
     })
 }
 
 pub(super) async fn get_org(pool: &SqlitePool, id: &OrgId) -> StoreResult<Option<Org>> {
-    let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE id = ?")
+    let row = sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs WHERE id = ?")
         .bind(id.as_str())
         .fetch_optional(pool)
         .await
@@ -45,11 +82,25 @@ pub(super) async fn get_org(pool: &SqlitePool, id: &OrgId) -> StoreResult<Option
 }
 
 pub(super) async fn list_orgs(pool: &SqlitePool) -> StoreResult<Vec<Org>> {
-    let rows = sqlx::query("SELECT id, name, created_at FROM orgs ORDER BY created_at, id")
+    let rows = sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs ORDER BY created_at, id")
         .fetch_all(pool)
         .await
         .map_err(backend)?;
     rows.iter().map(org_row).collect()
+}
+
+pub(super) async fn set_org_limits(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &OrgId,
+    limits: &LimitOverrides,
+) -> StoreResult<bool> {
+    let res = sqlx::query("UPDATE orgs SET rate_limits = ? WHERE id = ?")
+        .bind(limits_json(limits)?)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
 }
 
 pub(super) async fn insert_key(
@@ -57,21 +108,42 @@ pub(super) async fn insert_key(
     key: &ApiKey,
     hash: &KeyHash,
 ) -> StoreResult<()> {
-    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    if let Some(uid) = &key.user_id {
+        // Checked again inside the write transaction: the user may have been removed
+        // or demoted since the caller looked.
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE id = ? AND org_id = ?")
+                .bind(uid.as_str())
+                .bind(key.org_id.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+        let Some(role) = role else {
+            return Err(StoreError::Conflict(format!("User not found: {uid}")));
+        };
+        let role = parse_role(&role)?;
+        if role.narrow(&key.scopes) != key.scopes {
+            return Err(StoreError::Conflict(format!(
+                "User {uid} has role {role}, which does not allow these scopes"
+            )));
+        }
+    }
     let res = sqlx::query(
-        "INSERT INTO api_keys (id, org_id, name, prefix, hash, scopes, environment, created_at, expires_at, revoked_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?)",
+        "INSERT INTO api_keys (id, org_id, name, prefix, hash, scopes, environment, created_at, expires_at, revoked_at, user_id, rate_limits)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?)",
     )
     .bind(key.id.as_str())
     .bind(key.org_id.as_str())
     .bind(&key.name)
     .bind(&key.prefix)
     .bind(hash.to_hex())
-    .bind(scopes.join(","))
+    .bind(scopes_text(&key.scopes))
     .bind(key.environment.as_str())
     .bind(micros(&key.created_at))
     .bind(key.expires_at.as_ref().map(micros))
     .bind(key.revoked_at.as_ref().map(micros))
+    .bind(key.user_id.as_ref().map(|u| u.as_str()))
+    .bind(limits_json(&key.rate_limits)?)
     .bind(key.org_id.as_str())
     .execute(&mut **tx)
     .await
@@ -85,15 +157,16 @@ pub(super) async fn insert_key(
     Ok(())
 }
 
+/// Parses a stored role.
+pub(super) fn parse_role(s: &str) -> StoreResult<Role> {
+    Role::parse(s).ok_or_else(|| backend(anyhow::anyhow!("unknown stored role {s:?}")))
+}
+
 fn key_row(r: &SqliteRow) -> StoreResult<(ApiKey, KeyHash)> {
     let scopes: String = r.try_get("scopes").map_err(backend)?;
-    let scopes = scopes
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            Scope::parse(s).ok_or_else(|| backend(anyhow::anyhow!("unknown stored scope {s:?}")))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let scopes = parse_scopes(&scopes)?;
+    let user_id: Option<String> = r.try_get("user_id").map_err(backend)?;
+    let owner_role: Option<String> = r.try_get("owner_role").map_err(backend)?;
     let env: String = r.try_get("environment").map_err(backend)?;
     let hash: String = r.try_get("hash").map_err(backend)?;
     let key = ApiKey {
@@ -107,6 +180,10 @@ fn key_row(r: &SqliteRow) -> StoreResult<(ApiKey, KeyHash)> {
         created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
         expires_at: from_micros_opt(r.try_get("expires_at").map_err(backend)?)?,
         revoked_at: from_micros_opt(r.try_get("revoked_at").map_err(backend)?)?,
+        user_id: user_id.map(UserId::from_trusted),
+        rate_limits: limits_from(r.try_get("rate_limits").map_err(backend)?)?,
+        owner_role: owner_role.as_deref().map(parse_role).transpose()?,
+        org_rate_limits: limits_from(r.try_get("org_rate_limits").map_err(backend)?)?,
     };
     let hash = KeyHash::from_hex(&hash)
         .ok_or_else(|| backend(anyhow::anyhow!("corrupt key hash for {}", key.id)))?;
@@ -117,9 +194,7 @@ pub(super) async fn find_key(
     pool: &SqlitePool,
     hash: &KeyHash,
 ) -> StoreResult<Option<(ApiKey, KeyHash)>> {
-    let row = sqlx::query(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?"
-    ))
+    let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.hash = ?"))
     .bind(hash.to_hex())
     .fetch_optional(pool)
     .await
@@ -133,7 +208,7 @@ pub(super) async fn get_key(
     id: &KeyId,
 ) -> StoreResult<Option<ApiKey>> {
     let row = sqlx::query(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ? AND (? IS NULL OR org_id = ?)"
+        "{KEY_SELECT} WHERE k.id = ? AND (? IS NULL OR k.org_id = ?)"
     ))
     .bind(id.as_str())
     .bind(org.map(|o| o.as_str()))
@@ -150,8 +225,8 @@ pub(super) async fn list_keys(
     include_revoked: bool,
     page: Page,
 ) -> StoreResult<Listed<ApiKey>> {
-    let filter = "org_id = ? AND (? OR revoked_at IS NULL)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM api_keys WHERE {filter}"))
+    let filter = "k.org_id = ? AND (? OR k.revoked_at IS NULL)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM api_keys k WHERE {filter}"))
         .bind(org.as_str())
         .bind(include_revoked)
         .fetch_one(pool)
@@ -159,7 +234,7 @@ pub(super) async fn list_keys(
         .map_err(backend)?;
     let (limit, offset) = bounds(page);
     let rows = sqlx::query(&format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        "{KEY_SELECT} WHERE {filter} ORDER BY k.created_at DESC, k.id DESC LIMIT ? OFFSET ?"
     ))
     .bind(org.as_str())
     .bind(include_revoked)
@@ -191,6 +266,23 @@ pub(super) async fn revoke_key(
     .bind(id.as_str())
     .bind(org.map(|o| o.as_str()))
     .bind(org.map(|o| o.as_str()))
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub(super) async fn update_key(
+    tx: &mut Transaction<'static, Sqlite>,
+    key: &ApiKey,
+) -> StoreResult<bool> {
+    let res = sqlx::query(
+        "UPDATE api_keys SET name = ?, rate_limits = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
+    )
+    .bind(&key.name)
+    .bind(limits_json(&key.rate_limits)?)
+    .bind(key.id.as_str())
+    .bind(key.org_id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(backend)?;

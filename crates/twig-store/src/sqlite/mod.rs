@@ -9,6 +9,7 @@ mod data_sources;
 mod documents;
 mod jobs;
 mod keys;
+mod users;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -22,10 +23,12 @@ use std::time::Duration;
 use twig_core::agent::Agent;
 use twig_core::apikey::{ApiKey, KeyHash};
 use twig_core::datasource::{DataSource, DataSourceStatus};
-use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
+use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId, UserId};
+use twig_core::ratelimit::LimitOverrides;
+use twig_core::user::User;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
-use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult};
+use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult, UserStore};
 use twig_core::time::Timestamp;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -140,6 +143,17 @@ impl Store for SqliteStore {
         keys::list_orgs(&self.read).await
     }
 
+    async fn set_org_rate_limits(
+        &self,
+        id: &OrgId,
+        limits: &LimitOverrides,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = keys::set_org_limits(&mut tx, id, limits).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
     async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         keys::insert_key(&mut tx, key, hash).await?;
@@ -161,6 +175,13 @@ impl Store for SqliteStore {
         page: Page,
     ) -> StoreResult<Listed<ApiKey>> {
         keys::list_keys(&self.read, org, include_revoked, page).await
+    }
+
+    async fn update_api_key(&self, key: &ApiKey) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = keys::update_key(&mut tx, key).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
     }
 
     async fn revoke_api_key(
@@ -250,5 +271,40 @@ impl Store for SqliteStore {
 
     fn jobs(&self) -> &dyn JobStore {
         self
+    }
+
+    fn users(&self) -> &dyn UserStore {
+        self
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        users::insert(&mut tx, user).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_user(&self, org: &OrgId, id: &UserId) -> StoreResult<Option<User>> {
+        users::get(&self.read, org, id).await
+    }
+
+    async fn list_users(&self, org: &OrgId, page: Page) -> StoreResult<Listed<User>> {
+        users::list(&self.read, org, page).await
+    }
+
+    async fn update_user(&self, user: &User, at: Timestamp) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = users::update(&mut tx, user, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn delete_user(&self, org: &OrgId, id: &UserId, at: Timestamp) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = users::delete(&mut tx, org, id, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
     }
 }

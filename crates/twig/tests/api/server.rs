@@ -114,7 +114,13 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("GET", "/api/v1/api-keys"),
         ("POST", "/api/v1/api-keys"),
         ("GET", "/api/v1/api-keys/{id}"),
+        ("PUT", "/api/v1/api-keys/{id}"),
         ("DELETE", "/api/v1/api-keys/{id}"),
+        ("GET", "/api/v1/users"),
+        ("POST", "/api/v1/users"),
+        ("GET", "/api/v1/users/{id}"),
+        ("PUT", "/api/v1/users/{id}"),
+        ("DELETE", "/api/v1/users/{id}"),
         ("POST", "/api/v1/semantic-search"),
     ]
     .into_iter()
