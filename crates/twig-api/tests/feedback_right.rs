@@ -41,9 +41,13 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
             .await
             .unwrap(),
     );
-    let engine = Engine::open(store.clone(), None, EngineConfig::new(dir.path().join("lex")))
-        .await
-        .unwrap();
+    let engine = Engine::open(
+        store.clone(),
+        None,
+        EngineConfig::new(dir.path().join("lex")),
+    )
+    .await
+    .unwrap();
     let state = AppState {
         store: store.clone(),
         retriever: Arc::new(engine),
@@ -101,9 +105,15 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
     let (train_id, train) = key_of["train"].clone();
 
     assert_eq!(status(&app, "/query", &readonly).await, StatusCode::OK);
-    assert_eq!(status(&app, "/feedback", &readonly).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&app, "/feedback", &readonly).await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(status(&app, "/feedback", &train).await, StatusCode::OK);
-    assert_eq!(status(&app, "/feedback", unowned.expose()).await, StatusCode::OK);
+    assert_eq!(
+        status(&app, "/feedback", unowned.expose()).await,
+        StatusCode::OK
+    );
 
     // Role changes apply on the next request: promote one, demote the other.
     for (id, role) in [(&readonly_id, "train"), (&train_id, "readonly")] {
@@ -120,6 +130,9 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
         .unwrap();
     }
     assert_eq!(status(&app, "/feedback", &readonly).await, StatusCode::OK);
-    assert_eq!(status(&app, "/feedback", &train).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&app, "/feedback", &train).await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(status(&app, "/query", &train).await, StatusCode::OK);
 }

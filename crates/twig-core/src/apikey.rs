@@ -3,8 +3,8 @@
 use crate::error::Error;
 use crate::id::{random_base62, KeyId, OrgId, UserId};
 use crate::ratelimit::{LimitOverrides, RateLimit, ScopeLimits};
-use crate::user::Role;
 use crate::time::{self, Timestamp};
+use crate::user::Role;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;

@@ -448,7 +448,10 @@ mod tests {
             serde_json::from_value(serde_json::json!({"write": {"per_minute": 0, "burst": 1}}))
                 .unwrap();
         let e = zero.apply(cur, "rate_limits").unwrap_err();
-        assert!(e.to_string().contains("rate_limits.write.per_minute"), "{e}");
+        assert!(
+            e.to_string().contains("rate_limits.write.per_minute"),
+            "{e}"
+        );
         assert!(serde_json::from_value::<LimitChanges>(serde_json::json!({"root": null})).is_err());
     }
 

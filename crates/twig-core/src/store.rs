@@ -9,12 +9,12 @@ use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
 use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId, UserId};
-use crate::ratelimit::LimitOverrides;
-use crate::user::User;
 use crate::job::{Job, JobOutcome, NewJob};
 use crate::org::Org;
 use crate::page::{Listed, Page};
+use crate::ratelimit::LimitOverrides;
 use crate::time::Timestamp;
+use crate::user::User;
 use async_trait::async_trait;
 
 /// What can go wrong in a store, beyond "not found" (which is `Ok(None)` / `Ok(false)`).
@@ -76,8 +76,7 @@ pub trait Store: Send + Sync + 'static {
     /// All organisations, oldest first (operator use).
     async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
     /// Replaces an organisation's rate-limit overrides; false if it does not exist.
-    async fn set_org_rate_limits(&self, id: &OrgId, limits: &LimitOverrides)
-        -> StoreResult<bool>;
+    async fn set_org_rate_limits(&self, id: &OrgId, limits: &LimitOverrides) -> StoreResult<bool>;
 
     /// Inserts a key record with the hash of its secret.
     async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> StoreResult<()>;

@@ -118,7 +118,8 @@ impl fmt::Display for Role {
 /// Deliberately not the full RFC 5322 grammar (quoted local parts, IP literals): those are
 /// accepted by almost no mail system a team would invite users from.
 pub fn email(raw: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::invalid_field("email", format!("email {raw:?} is not valid: {why}"));
+    let bad =
+        |why: &str| Error::invalid_field("email", format!("email {raw:?} is not valid: {why}"));
     let e = raw.trim();
     if e.is_empty() {
         return Err(Error::invalid_field("email", "email must not be empty"));

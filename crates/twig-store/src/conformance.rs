@@ -9,13 +9,13 @@ use twig_core::agent::{Agent, AgentInput};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
-use twig_core::ratelimit::{LimitOverrides, RateLimit};
-use twig_core::user::{Role, User, UserInput};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
 use twig_core::org::Org;
 use twig_core::page::Page;
+use twig_core::ratelimit::{LimitOverrides, RateLimit};
 use twig_core::store::{Store, StoreError};
 use twig_core::time;
+use twig_core::user::{Role, User, UserInput};
 
 async fn org(store: &dyn Store, name: &str) -> Org {
     let o = Org::new(name).expect("valid org");
@@ -648,7 +648,10 @@ pub async fn user_keys_follow_the_role(store: &dyn Store) {
     assert!(rw.revoked_at.is_none());
     assert_eq!(rw.owner_role, Some(Role::Readonly));
     let (w, _) = store.find_api_key(&h_w).await.unwrap().unwrap();
-    assert!(w.revoked_at.is_some(), "a key left with no scope is revoked");
+    assert!(
+        w.revoked_at.is_some(),
+        "a key left with no scope is revoked"
+    );
     // Raising it again does not widen keys back.
     u.role = Role::Admin;
     assert!(us.update_user(&u, time::now()).await.unwrap());
@@ -678,8 +681,14 @@ pub async fn rate_limit_overrides_roundtrip(store: &dyn Store) {
         per_minute: 3,
         burst: 3,
     };
-    let (mut k, h, _) =
-        ApiKey::mint(a.id.clone(), "k", vec![Scope::Read], Environment::Live, None).unwrap();
+    let (mut k, h, _) = ApiKey::mint(
+        a.id.clone(),
+        "k",
+        vec![Scope::Read],
+        Environment::Live,
+        None,
+    )
+    .unwrap();
     k.rate_limits.write = Some(three);
     store.create_api_key(&k, &h).await.unwrap();
     let (found, _) = store.find_api_key(&h).await.unwrap().unwrap();
@@ -703,20 +712,30 @@ pub async fn rate_limit_overrides_roundtrip(store: &dyn Store) {
     );
     let (found, _) = store.find_api_key(&h).await.unwrap().unwrap();
     assert_eq!(found.org_rate_limits, org_limits);
-    let listed = store.list_api_keys(&a.id, false, Page::default()).await.unwrap();
+    let listed = store
+        .list_api_keys(&a.id, false, Page::default())
+        .await
+        .unwrap();
     assert_eq!(listed.items[0].org_rate_limits, org_limits);
     // Updating replaces name and overrides; a revoked key cannot be updated.
     let mut changed = found.clone();
     changed.name = "renamed".into();
     changed.rate_limits = LimitOverrides::default();
     assert!(store.update_api_key(&changed).await.unwrap());
-    let got = store.get_api_key(Some(&a.id), &k.id).await.unwrap().unwrap();
+    let got = store
+        .get_api_key(Some(&a.id), &k.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.name, "renamed");
     assert!(got.rate_limits.is_empty());
     let mut foreign = changed.clone();
     foreign.org_id = OrgId::generate();
     assert!(!store.update_api_key(&foreign).await.unwrap());
-    assert!(store.revoke_api_key(None, &k.id, time::now()).await.unwrap());
+    assert!(store
+        .revoke_api_key(None, &k.id, time::now())
+        .await
+        .unwrap());
     assert!(!store.update_api_key(&changed).await.unwrap());
 }
 

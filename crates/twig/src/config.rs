@@ -268,6 +268,8 @@ candidates = 100
 [rate_limits]
 # Per API key and scope, as in the API reference: sustained requests per minute and burst.
 # Responses carry X-RateLimit-Limit/Remaining/Reset; a refused request answers 429 with Retry-After.
+# These are defaults: `twig orgs set-limits` overrides them for an org, and `rate_limits` on
+# /api/v1/api-keys for one key (key > org > these). `enabled = false` turns all limiting off.
 enabled = true
 read_per_minute = 200
 read_burst = 250

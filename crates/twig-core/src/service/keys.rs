@@ -3,9 +3,9 @@
 use crate::apikey::{looks_like_key, ApiKey, Environment, KeyHash, Scope, Secret};
 use crate::error::{Error, Result};
 use crate::id::{KeyId, OrgId, UserId};
-use crate::ratelimit::{LimitChanges, LimitOverrides, ScopeLimits};
 use crate::org::Org;
 use crate::page::{Listed, Page};
+use crate::ratelimit::{LimitChanges, LimitOverrides, ScopeLimits};
 use crate::store::Store;
 use crate::time::{self, Timestamp};
 use serde::Deserialize;
@@ -143,7 +143,8 @@ pub async fn create(
     let (mut key, hash, secret) =
         ApiKey::mint(org.clone(), &name, scopes, environment, input.expires_at)?;
     if let Some(uid) = input.user_id {
-        let uid = UserId::parse(&uid).map_err(|e| Error::invalid_field("user_id", e.to_string()))?;
+        let uid =
+            UserId::parse(&uid).map_err(|e| Error::invalid_field("user_id", e.to_string()))?;
         let user = store
             .users()
             .get_user(org, &uid)
@@ -162,13 +163,16 @@ pub async fn create(
         within_org(&key.rate_limits, &o.rate_limits, defaults)?;
         key.org_rate_limits = o.rate_limits;
     }
-    store.create_api_key(&key, &hash).await.map_err(|e| match e {
-        // The user was removed or demoted between the check above and the insert.
-        crate::store::StoreError::Conflict(m) if key.user_id.is_some() => {
-            Error::invalid_field("user_id", m)
-        }
-        other => other.into(),
-    })?;
+    store
+        .create_api_key(&key, &hash)
+        .await
+        .map_err(|e| match e {
+            // The user was removed or demoted between the check above and the insert.
+            crate::store::StoreError::Conflict(m) if key.user_id.is_some() => {
+                Error::invalid_field("user_id", m)
+            }
+            other => other.into(),
+        })?;
     Ok((key, secret))
 }
 

@@ -5,12 +5,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::id::{KeyId, OrgId, UserId};
-use twig_core::ratelimit::LimitOverrides;
-use twig_core::user::Role;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
+use twig_core::ratelimit::LimitOverrides;
 use twig_core::store::{StoreError, StoreResult};
 use twig_core::time::Timestamp;
+use twig_core::user::Role;
 
 /// Key columns with the owner's role and the org's overrides, so one query loads all auth needs.
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, k.name, k.prefix, k.hash, k.scopes, k.environment,
@@ -35,7 +35,11 @@ fn limits_from(v: Option<String>) -> StoreResult<LimitOverrides> {
 
 /// Scopes to their stored form.
 pub(super) fn scopes_text(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Parses stored scopes.
@@ -82,10 +86,11 @@ pub(super) async fn get_org(pool: &SqlitePool, id: &OrgId) -> StoreResult<Option
 }
 
 pub(super) async fn list_orgs(pool: &SqlitePool) -> StoreResult<Vec<Org>> {
-    let rows = sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs ORDER BY created_at, id")
-        .fetch_all(pool)
-        .await
-        .map_err(backend)?;
+    let rows =
+        sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs ORDER BY created_at, id")
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
     rows.iter().map(org_row).collect()
 }
 
@@ -195,10 +200,10 @@ pub(super) async fn find_key(
     hash: &KeyHash,
 ) -> StoreResult<Option<(ApiKey, KeyHash)>> {
     let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.hash = ?"))
-    .bind(hash.to_hex())
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
+        .bind(hash.to_hex())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
     row.as_ref().map(key_row).transpose()
 }
 

@@ -24,12 +24,12 @@ use twig_core::agent::Agent;
 use twig_core::apikey::{ApiKey, KeyHash};
 use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId, UserId};
-use twig_core::ratelimit::LimitOverrides;
-use twig_core::user::User;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
+use twig_core::ratelimit::LimitOverrides;
 use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult, UserStore};
 use twig_core::time::Timestamp;
+use twig_core::user::User;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -143,11 +143,7 @@ impl Store for SqliteStore {
         keys::list_orgs(&self.read).await
     }
 
-    async fn set_org_rate_limits(
-        &self,
-        id: &OrgId,
-        limits: &LimitOverrides,
-    ) -> StoreResult<bool> {
+    async fn set_org_rate_limits(&self, id: &OrgId, limits: &LimitOverrides) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = keys::set_org_limits(&mut tx, id, limits).await?;
         tx.commit().await.map_err(backend)?;

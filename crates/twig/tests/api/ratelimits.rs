@@ -110,7 +110,11 @@ async fn defaults() -> (TestServer, tempfile::TempDir) {
     (s, dir)
 }
 
-async fn key_with_limits(s: &TestServer, scopes: &[&str], limits: serde_json::Value) -> (String, String) {
+async fn key_with_limits(
+    s: &TestServer,
+    scopes: &[&str],
+    limits: serde_json::Value,
+) -> (String, String) {
     let r = s
         .post(
             "/api/v1/api-keys",
@@ -126,7 +130,11 @@ async fn key_with_limits(s: &TestServer, scopes: &[&str], limits: serde_json::Va
 }
 
 /// Sends writes until one is refused; returns how many were allowed and the refusal.
-async fn writes_until_refused(s: &TestServer, key: &str, max: usize) -> (usize, crate::helpers::Resp) {
+async fn writes_until_refused(
+    s: &TestServer,
+    key: &str,
+    max: usize,
+) -> (usize, crate::helpers::Resp) {
     for i in 0..max {
         let r = s
             .post(
@@ -205,7 +213,11 @@ async fn changing_a_keys_limit_takes_effect_on_its_next_request() {
     let (s, _d) = defaults().await;
     let (id, key) = s.key_with(&["write"]).await;
     let r = s
-        .post("/api/v1/data-sources", &key, json!({"type": "file", "name": "a"}))
+        .post(
+            "/api/v1/data-sources",
+            &key,
+            json!({"type": "file", "name": "a"}),
+        )
         .await;
     assert_eq!(header(&r, "x-ratelimit-limit"), Some(10));
     let up = s
@@ -220,12 +232,20 @@ async fn changing_a_keys_limit_takes_effect_on_its_next_request() {
     // The bucket carries over: the request at 10/min used 6 s; 2/min burst 2 tolerates 30 s,
     // so one more fits and the next does not.
     let r = s
-        .post("/api/v1/data-sources", &key, json!({"type": "file", "name": "b"}))
+        .post(
+            "/api/v1/data-sources",
+            &key,
+            json!({"type": "file", "name": "b"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(header(&r, "x-ratelimit-limit"), Some(2));
     let r = s
-        .post("/api/v1/data-sources", &key, json!({"type": "file", "name": "c"}))
+        .post(
+            "/api/v1/data-sources",
+            &key,
+            json!({"type": "file", "name": "c"}),
+        )
         .await;
     assert_error(&r, 429, "rate_limit_exceeded");
     // Clearing the override brings the default back at once.
@@ -240,7 +260,11 @@ async fn changing_a_keys_limit_takes_effect_on_its_next_request() {
     assert_eq!(up.body["rate_limits"], json!({}));
     assert_eq!(up.body["name"], "renamed");
     let r = s
-        .post("/api/v1/data-sources", &key, json!({"type": "file", "name": "d"}))
+        .post(
+            "/api/v1/data-sources",
+            &key,
+            json!({"type": "file", "name": "d"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(header(&r, "x-ratelimit-limit"), Some(10));
@@ -253,8 +277,16 @@ async fn an_org_override_applies_to_every_key_and_a_key_override_beats_it() {
     let (ok, out, err) = crate::helpers::twig_cmd(
         &s.data_dir,
         &[
-            "orgs", "set-limits", "--org", &org, "--scope", "write", "--per-minute", "5",
-            "--burst", "4",
+            "orgs",
+            "set-limits",
+            "--org",
+            &org,
+            "--scope",
+            "write",
+            "--per-minute",
+            "5",
+            "--burst",
+            "4",
         ],
     );
     assert!(ok, "{err}");
@@ -271,7 +303,12 @@ async fn an_org_override_applies_to_every_key_and_a_key_override_beats_it() {
         assert_eq!(refused.body["error"]["details"]["burst"], 4);
     }
     // A key's own override wins over the org's.
-    let (_, k3) = key_with_limits(&s, &["write"], json!({"write": {"per_minute": 2, "burst": 2}})).await;
+    let (_, k3) = key_with_limits(
+        &s,
+        &["write"],
+        json!({"write": {"per_minute": 2, "burst": 2}}),
+    )
+    .await;
     let (allowed, refused) = writes_until_refused(&s, &k3, 10).await;
     assert_eq!(allowed, 2);
     assert_eq!(header(&refused, "x-ratelimit-limit"), Some(2));
@@ -290,7 +327,15 @@ async fn an_org_override_applies_to_every_key_and_a_key_override_beats_it() {
     // Clearing the org override restores the default for keys without their own.
     let (ok, out, err) = crate::helpers::twig_cmd(
         &s.data_dir,
-        &["orgs", "set-limits", "--org", &org, "--scope", "write", "--clear"],
+        &[
+            "orgs",
+            "set-limits",
+            "--org",
+            &org,
+            "--scope",
+            "write",
+            "--clear",
+        ],
     );
     assert!(ok, "{err}");
     assert!(out.contains("write\t10/min\tburst 15\tdefault"), "{out}");
@@ -303,13 +348,31 @@ async fn an_org_override_applies_to_every_key_and_a_key_override_beats_it() {
 async fn limit_overrides_are_validated() {
     let (s, _d) = defaults().await;
     let bad = [
-        (json!({"write": {"per_minute": 0, "burst": 1}}), "rate_limits.write.per_minute"),
-        (json!({"write": {"per_minute": 1, "burst": 0}}), "rate_limits.write.burst"),
-        (json!({"write": {"per_minute": 11, "burst": 5}}), "rate_limits.write"),
-        (json!({"read": {"per_minute": 5, "burst": 300}}), "rate_limits.read"),
-        (json!({"root": {"per_minute": 1, "burst": 1}}), "rate_limits.root"),
+        (
+            json!({"write": {"per_minute": 0, "burst": 1}}),
+            "rate_limits.write.per_minute",
+        ),
+        (
+            json!({"write": {"per_minute": 1, "burst": 0}}),
+            "rate_limits.write.burst",
+        ),
+        (
+            json!({"write": {"per_minute": 11, "burst": 5}}),
+            "rate_limits.write",
+        ),
+        (
+            json!({"read": {"per_minute": 5, "burst": 300}}),
+            "rate_limits.read",
+        ),
+        (
+            json!({"root": {"per_minute": 1, "burst": 1}}),
+            "rate_limits.root",
+        ),
         (json!({"write": {"per_minute": 1}}), "rate_limits.write"),
-        (json!({"write": {"per_minute": -1, "burst": 1}}), "rate_limits.write.per_minute"),
+        (
+            json!({"write": {"per_minute": -1, "burst": 1}}),
+            "rate_limits.write.per_minute",
+        ),
     ];
     for (limits, field) in bad {
         let r = s
@@ -342,17 +405,43 @@ async fn limit_overrides_are_validated() {
     assert_error(&r, 404, "not_found");
     let (ok, _, err) = crate::helpers::twig_cmd(
         &s.data_dir,
-        &["orgs", "set-limits", "--org", &org_of(&s), "--scope", "write", "--per-minute", "0", "--burst", "1"],
+        &[
+            "orgs",
+            "set-limits",
+            "--org",
+            &org_of(&s),
+            "--scope",
+            "write",
+            "--per-minute",
+            "0",
+            "--burst",
+            "1",
+        ],
     );
     assert!(!ok && err.contains("between 1 and"), "{err}");
     let (ok, _, err) = crate::helpers::twig_cmd(
         &s.data_dir,
-        &["orgs", "set-limits", "--org", "org_nope", "--scope", "write", "--clear"],
+        &[
+            "orgs",
+            "set-limits",
+            "--org",
+            "org_nope",
+            "--scope",
+            "write",
+            "--clear",
+        ],
     );
     assert!(!ok && err.contains("not found"), "{err}");
     let (ok, _, _) = crate::helpers::twig_cmd(
         &s.data_dir,
-        &["orgs", "set-limits", "--org", &org_of(&s), "--scope", "write"],
+        &[
+            "orgs",
+            "set-limits",
+            "--org",
+            &org_of(&s),
+            "--scope",
+            "write",
+        ],
     );
     assert!(!ok, "a limit or --clear is required");
 }

@@ -110,7 +110,10 @@ async fn user_input_is_validated_and_changes_nothing() {
         (json!({"email": "a@localhost", "role": "admin"}), "email"),
         (json!({"email": "a b@x.co", "role": "admin"}), "email"),
         (json!({"email": "a@b.co", "role": "root"}), "role"),
-        (json!({"email": "a@b.co", "role": "admin", "name": "  "}), "name"),
+        (
+            json!({"email": "a@b.co", "role": "admin", "name": "  "}),
+            "name",
+        ),
         (json!({"email": 5, "role": "admin"}), "email"),
     ];
     for (body, field) in cases {
@@ -219,7 +222,8 @@ async fn users_need_admin_scope_and_stay_in_their_org() {
     let path = format!("/api/v1/users/{id}");
     assert_error(&s.get(&path, &other_admin).await, 404, "not_found");
     assert_error(
-        &s.put(&path, &other_admin, json!({"role": "readonly"})).await,
+        &s.put(&path, &other_admin, json!({"role": "readonly"}))
+            .await,
         404,
         "not_found",
     );
@@ -297,8 +301,14 @@ async fn roles_gate_the_scopes_of_a_users_keys() {
     assert_eq!(got.body["user_id"], u.as_str());
 
     for (body, field) in [
-        (json!({"name": "x", "scopes": ["read"], "user_id": "usr_missing"}), "user_id"),
-        (json!({"name": "x", "scopes": ["read"], "user_id": "nope"}), "user_id"),
+        (
+            json!({"name": "x", "scopes": ["read"], "user_id": "usr_missing"}),
+            "user_id",
+        ),
+        (
+            json!({"name": "x", "scopes": ["read"], "user_id": "nope"}),
+            "user_id",
+        ),
     ] {
         let r = s.post("/api/v1/api-keys", s.admin(), body).await;
         assert_error(&r, 400, "invalid_request");
@@ -325,7 +335,10 @@ async fn lowering_a_role_narrows_the_users_keys_at_once() {
     let rw = secret(&r);
     let w = secret(&user_key(&s, &u, &["write"]).await);
     let body = json!({"name": "a", "data_source_ids": []});
-    assert_eq!(s.post("/api/v1/agents", &rw, body.clone()).await.status, 201);
+    assert_eq!(
+        s.post("/api/v1/agents", &rw, body.clone()).await.status,
+        201
+    );
     assert_eq!(s.post("/api/v1/agents", &w, body.clone()).await.status, 201);
 
     let r = s
@@ -354,11 +367,7 @@ async fn lowering_a_role_narrows_the_users_keys_at_once() {
         json!({"role": "admin"}),
     )
     .await;
-    assert_error(
-        &s.post("/api/v1/agents", &rw, body).await,
-        403,
-        "forbidden",
-    );
+    assert_error(&s.post("/api/v1/agents", &rw, body).await, 403, "forbidden");
 }
 
 #[tokio::test]
