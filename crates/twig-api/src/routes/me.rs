@@ -4,7 +4,8 @@ use crate::auth::{AnyScope, Authed};
 use axum::Json;
 use serde::Serialize;
 use twig_core::apikey::{Environment, Scope};
-use twig_core::id::{KeyId, OrgId};
+use twig_core::id::{KeyId, OrgId, UserId};
+use twig_core::user::Role;
 use utoipa::ToSchema;
 
 /// The calling key's identity.
@@ -20,6 +21,10 @@ pub struct Me {
     pub scopes: Vec<Scope>,
     /// `live` or `test`.
     pub environment: Environment,
+    /// The user the key belongs to, if any.
+    pub user_id: Option<UserId>,
+    /// That user's role, which bounds the key's scopes.
+    pub role: Option<Role>,
 }
 
 /// Describes the calling API key. Any valid key.
@@ -33,5 +38,7 @@ pub async fn me(auth: Authed<AnyScope>) -> Json<Me> {
         name: k.name,
         scopes: k.scopes,
         environment: k.environment,
+        user_id: k.user_id,
+        role: k.owner_role,
     })
 }

@@ -393,3 +393,44 @@ async fn removing_a_user_revokes_their_keys() {
         "bootstrap and unowned keys remain"
     );
 }
+
+#[tokio::test]
+async fn operators_create_user_keys_within_the_role_too() {
+    let (s, _d) = TestServer::start().await;
+    let u = new_user(&s, "ops@example.com", "readonly").await;
+    let org = s.get("/api/v1/me", s.admin()).await.body["org_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = twig_cmd(
+        &s.data_dir,
+        &[
+            "keys",
+            "create",
+            "--org",
+            &org,
+            "--name",
+            "x",
+            "--scopes",
+            "read,write",
+            "--user",
+            &u,
+        ],
+    );
+    assert!(!ok && err.contains("refused: write"), "{err}");
+    let (ok, secret, err) = twig_cmd(
+        &s.data_dir,
+        &[
+            "keys", "create", "--org", &org, "--name", "x", "--scopes", "read", "--user", &u,
+        ],
+    );
+    assert!(ok, "{err}");
+    let me = s.get("/api/v1/me", secret.trim()).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["user_id"], u.as_str());
+    assert_eq!(me.body["role"], "readonly");
+    assert_eq!(
+        s.get("/api/v1/me", s.admin()).await.body["user_id"],
+        Value::Null
+    );
+}
