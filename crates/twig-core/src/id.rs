@@ -107,6 +107,12 @@ define_id!(/// One HTTP request, echoed in `X-Request-Id` and error bodies.
     RequestId, "req_", "request");
 define_id!(/// A background job.
     JobId, "job_", "job");
+define_id!(/// A webhook endpoint.
+    WebhookId, "wh_", "webhook");
+define_id!(/// An event sent to webhook endpoints (the same id on every redelivery).
+    EventId, "evt_", "event");
+define_id!(/// One event's delivery to one webhook endpoint.
+    DeliveryId, "whd_", "webhook delivery");
 
 #[cfg(test)]
 mod tests {

@@ -17,5 +17,6 @@ pub mod service;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{Error, ErrorCode, Result};
