@@ -83,7 +83,7 @@ fn verify(header: &str, body: &str, secret: &str) -> bool {
         return false;
     }
     let expected = hmac_sha256(secret.as_bytes(), format!("{t}.{body}").as_bytes());
-    sigs.iter().any(|s| *s == expected)
+    sigs.contains(&expected)
 }
 
 struct Env {

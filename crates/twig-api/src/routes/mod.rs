@@ -6,6 +6,7 @@ pub mod data_sources;
 pub mod health;
 pub mod me;
 pub mod search;
+pub mod webhooks;
 
 use crate::error::ErrorPayload;
 use axum::http::{Method, Uri};

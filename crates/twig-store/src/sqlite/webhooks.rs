@@ -122,11 +122,11 @@ async fn queue(
 ) -> StoreResult<DeliveryId> {
     let id = DeliveryId::generate();
     let now = micros(&time::now());
-    sqlx::query(&format!(
+    sqlx::query(
         "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event, body, status, attempts,
             series_start, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', '[]', 0, ?, ?, ?)"
-    ))
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', '[]', 0, ?, ?, ?)",
+    )
     .bind(id.as_str())
     .bind(org.as_str())
     .bind(hook.as_str())

@@ -9,3 +9,4 @@ mod keys;
 mod ratelimits;
 mod scopes;
 mod server;
+mod webhooks;
