@@ -107,6 +107,8 @@ define_id!(/// One HTTP request, echoed in `X-Request-Id` and error bodies.
     RequestId, "req_", "request");
 define_id!(/// A background job.
     JobId, "job_", "job");
+define_id!(/// A knowledge-base article.
+    ArticleId, "kb_", "knowledge-base article");
 define_id!(/// A webhook endpoint.
     WebhookId, "wh_", "webhook");
 define_id!(/// An event sent to webhook endpoints (the same id on every redelivery).

@@ -9,9 +9,11 @@ use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
 use crate::id::{
-    AgentId, ChunkId, DataSourceId, DeliveryId, DocumentId, JobId, KeyId, OrgId, WebhookId,
+    AgentId, ArticleId, ChunkId, DataSourceId, DeliveryId, DocumentId, JobId, KeyId, OrgId,
+    WebhookId,
 };
 use crate::job::{Job, JobOutcome, NewJob};
+use crate::kb::{Article, ArticleStatus, ArticleVersion};
 use crate::org::Org;
 use crate::page::{Listed, Page};
 use crate::time::Timestamp;
@@ -137,6 +139,52 @@ pub trait Store: Send + Sync + 'static {
 
     /// Webhook endpoints and the outbox of their deliveries.
     fn webhooks(&self) -> &dyn WebhookStore;
+
+    /// Knowledge-base articles and their versions.
+    fn kb(&self) -> &dyn KbStore;
+}
+
+/// Knowledge-base articles; every write of an article also writes its version row.
+#[async_trait]
+pub trait KbStore: Send + Sync {
+    /// The org's built-in `kb` data source, created on first use (one per org).
+    async fn kb_data_source(&self, org: &OrgId) -> StoreResult<DataSource>;
+    /// Inserts an article and its version 1.
+    async fn create_article(&self, article: &Article) -> StoreResult<()>;
+    /// Reads an article at its latest version.
+    async fn get_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<Option<Article>>;
+    /// Lists articles, newest first, optionally by status.
+    async fn list_articles(
+        &self,
+        org: &OrgId,
+        status: Option<ArticleStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<Article>>;
+    /// Stores `article` as its next version, only if the stored one is `article.version - 1`
+    /// (a concurrent writer makes this return false); writes the version row.
+    async fn update_article(&self, article: &Article) -> StoreResult<bool>;
+    /// Deletes an article with its versions; false if missing.
+    async fn delete_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<bool>;
+    /// Versions of an article, newest first (`None` if the article does not exist).
+    async fn list_article_versions(
+        &self,
+        org: &OrgId,
+        id: &ArticleId,
+        page: Page,
+    ) -> StoreResult<Option<Listed<ArticleVersion>>>;
+    /// One version of an article.
+    async fn get_article_version(
+        &self,
+        org: &OrgId,
+        id: &ArticleId,
+        version: u32,
+    ) -> StoreResult<Option<ArticleVersion>>;
+    /// Ids of every article (all orgs) after `after`, in id order, for reconciling the index.
+    async fn article_ids(
+        &self,
+        after: Option<&ArticleId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(OrgId, ArticleId)>>;
 }
 
 /// What a delivery worker needs to send one attempt.

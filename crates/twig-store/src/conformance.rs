@@ -10,6 +10,7 @@ use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, DeliveryId, KeyId, WebhookId};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
+use twig_core::kb::{Article, ArticleInput, ArticleStatus};
 use twig_core::org::Org;
 use twig_core::page::Page;
 use twig_core::store::{AttemptRecord, Store, StoreError};
@@ -773,6 +774,95 @@ pub async fn webhook_attempts_and_auto_disable(store: &dyn Store) {
     assert_eq!(listed.items[0].id, d2.id, "newest first");
 }
 
+/// Articles keep every version; the kb data source is one per org; orgs are isolated.
+pub async fn kb_articles_and_versions(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let kb = store.kb();
+    let ds = kb.kb_data_source(&a.id).await.unwrap();
+    assert_eq!(ds.kind, twig_core::datasource::DataSourceType::Kb);
+    assert_eq!(
+        kb.kb_data_source(&a.id).await.unwrap().id,
+        ds.id,
+        "one per org"
+    );
+    assert_ne!(kb.kb_data_source(&b.id).await.unwrap().id, ds.id);
+    let mut art = Article::create(
+        a.id.clone(),
+        ds.id.clone(),
+        ArticleInput {
+            title: Some("Reset password".into()),
+            content: Some("Click *Forgot password*.".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    kb.create_article(&art).await.unwrap();
+    assert_eq!(kb.get_article(&a.id, &art.id).await.unwrap().unwrap(), art);
+    assert!(kb.get_article(&b.id, &art.id).await.unwrap().is_none());
+    let v1 = art.clone();
+    assert!(art
+        .apply(ArticleInput {
+            status: Some("published".into()),
+            content: Some("New steps.".into()),
+            ..Default::default()
+        })
+        .unwrap());
+    assert!(kb.update_article(&art).await.unwrap());
+    assert!(
+        !kb.update_article(&art).await.unwrap(),
+        "a stale version is refused"
+    );
+    let list = kb
+        .list_article_versions(&a.id, &art.id, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(list.total, 2);
+    assert_eq!(list.items[0].version, 2);
+    assert_eq!(list.items[1].content, v1.content);
+    assert_eq!(
+        kb.get_article_version(&a.id, &art.id, 1)
+            .await
+            .unwrap()
+            .unwrap(),
+        v1.as_version()
+    );
+    assert!(kb
+        .get_article_version(&b.id, &art.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(kb
+        .list_article_versions(&b.id, &art.id, Page::default())
+        .await
+        .unwrap()
+        .is_none());
+    let published = kb
+        .list_articles(&a.id, Some(ArticleStatus::Published), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(published.total, 1);
+    assert_eq!(
+        kb.list_articles(&a.id, Some(ArticleStatus::Draft), Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        kb.article_ids(None, 10).await.unwrap(),
+        vec![(a.id.clone(), art.id.clone())]
+    );
+    assert!(!kb.delete_article(&b.id, &art.id).await.unwrap());
+    assert!(kb.delete_article(&a.id, &art.id).await.unwrap());
+    assert!(kb
+        .get_article_version(&a.id, &art.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -781,7 +871,8 @@ macro_rules! conformance_tests {
             bootstrap_only_once, api_keys_roundtrip_and_revoke, api_key_needs_existing_org, agents_crud,
             agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
             jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
-            webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable);
+            webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
+            kb_articles_and_versions);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

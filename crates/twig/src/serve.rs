@@ -26,6 +26,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let retriever = crate::retrieval::open(&settings, store.clone()).await?;
+    // Repair the knowledge-base index after a crash between an article write and its indexing.
+    {
+        let (store, retriever) = (store.clone(), retriever.clone());
+        tokio::spawn(async move {
+            match twig_kb::reconcile(store.as_ref(), retriever.as_ref()).await {
+                Ok(n) => tracing::debug!(articles = n, "knowledge base index reconciled"),
+                Err(e) => tracing::error!(error = %e, "knowledge base reconcile failed"),
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {

@@ -8,6 +8,7 @@ mod agents;
 mod data_sources;
 mod documents;
 mod jobs;
+mod kb;
 mod keys;
 mod webhooks;
 
@@ -26,7 +27,9 @@ use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
-use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult, WebhookStore};
+use twig_core::store::{
+    DocumentStore, JobStore, KbStore, Store, StoreError, StoreResult, WebhookStore,
+};
 use twig_core::time::Timestamp;
 use twig_core::webhook::EventKind;
 
@@ -280,6 +283,10 @@ impl Store for SqliteStore {
     }
 
     fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    fn kb(&self) -> &dyn KbStore {
         self
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod data_sources;
 mod errors;
 mod helpers;
+mod kb;
 mod keys;
 mod ratelimits;
 mod scopes;
