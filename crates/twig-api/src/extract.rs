@@ -123,6 +123,22 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// Two path parameters (an id and a sub-resource id), as text.
+pub struct PathIds(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path((a, b))| PathIds(a, b))
+            .map_err(|e: PathRejection| {
+                ApiError(Error::invalid(format!("Invalid path: {}", e.body_text())))
+            })
+    }
+}
+
 /// `limit` and `offset` of list endpoints.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

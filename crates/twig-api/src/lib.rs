@@ -27,6 +27,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Per-key limits by scope; `None` turns rate limiting off.
     pub rate_limits: Option<ScopeLimits>,
+    /// Which webhook URLs are accepted, and the secret-rotation grace period.
+    pub webhooks: twig_webhooks::UrlPolicy,
 }
 
 impl Default for ApiConfig {
@@ -34,6 +36,7 @@ impl Default for ApiConfig {
         Self {
             max_body_bytes: 2 * 1024 * 1024,
             rate_limits: Some(ScopeLimits::default()),
+            webhooks: twig_webhooks::UrlPolicy::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the same route list the router uses,
 //! so no route can exist without an entry.
 
-use crate::routes::{agents, api_keys, data_sources, health, me, search, users};
+use crate::routes::{agents, api_keys, data_sources, health, kb, me, search, users, webhooks};
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -52,6 +52,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(search::semantic_search))
+        .routes(routes!(kb::list, kb::create))
+        .routes(routes!(kb::get, kb::update, kb::delete))
+        .routes(routes!(kb::versions))
+        .routes(routes!(kb::version))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(openapi_json))
 }
 

@@ -28,10 +28,12 @@ pub enum DataSourceType {
     GoogleDrive,
     /// A SharePoint site.
     Sharepoint,
+    /// The org's built-in knowledge base: its published articles (managed through `/kb`).
+    Kb,
 }
 
 impl DataSourceType {
-    /// Every type.
+    /// Every type a client may create (the built-in `kb` is not one).
     pub const ALL: [DataSourceType; 6] = [
         Self::Website,
         Self::File,
@@ -50,12 +52,18 @@ impl DataSourceType {
             Self::Slack => "slack",
             Self::GoogleDrive => "google_drive",
             Self::Sharepoint => "sharepoint",
+            Self::Kb => "kb",
         }
     }
 
-    /// Parses a wire name.
+    /// Parses the wire name of a type a client may create.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Parses a stored type name, the built-in `kb` included.
+    pub fn parse_stored(s: &str) -> Option<Self> {
+        Self::parse(s).or((s == "kb").then_some(Self::Kb))
     }
 
     /// The config fields this type accepts.
@@ -67,6 +75,7 @@ impl DataSourceType {
             Self::Slack => SLACK_FIELDS,
             Self::GoogleDrive => GOOGLE_DRIVE_FIELDS,
             Self::Sharepoint => SHAREPOINT_FIELDS,
+            Self::Kb => &[],
         }
     }
 }
@@ -353,8 +362,33 @@ impl DataSource {
         })
     }
 
+    /// The org's built-in knowledge-base source (always `active`; its documents are the published articles).
+    pub fn knowledge_base(org_id: OrgId) -> DataSource {
+        let now = time::now();
+        DataSource {
+            id: DataSourceId::generate(),
+            org_id,
+            kind: DataSourceType::Kb,
+            name: "Knowledge base".into(),
+            config: validate_config(DataSourceType::Kb, Value::Object(Map::new()), None)
+                .unwrap_or_default(),
+            sync_frequency: SyncFrequency::Manual,
+            status: DataSourceStatus::Active,
+            chunks_indexed: 0,
+            last_synced_at: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Applies an update request; `config`, when given, replaces the old one (redacted secrets are kept).
     pub fn apply(&mut self, input: DataSourceInput) -> Result<(), Error> {
+        if self.kind == DataSourceType::Kb {
+            return Err(Error::invalid(
+                "The knowledge-base data source is built in: manage it through /api/v1/kb",
+            ));
+        }
         if let Some(k) = input.kind {
             if parse_type(&k)? != self.kind {
                 return Err(Error::invalid_field(
@@ -402,6 +436,12 @@ impl DataSource {
 }
 
 fn parse_type(s: &str) -> Result<DataSourceType, Error> {
+    if s == "kb" {
+        return Err(Error::invalid_field(
+            "type",
+            "the kb data source is built in: write articles with POST /api/v1/kb",
+        ));
+    }
     DataSourceType::parse(s).ok_or_else(|| {
         Error::invalid_field(
             "type",

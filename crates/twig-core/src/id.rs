@@ -109,6 +109,14 @@ define_id!(/// A background job.
     JobId, "job_", "job");
 define_id!(/// A user of an organisation (the API reference names no prefix; `usr_` is ours).
     UserId, "usr_", "user");
+define_id!(/// A knowledge-base article.
+    ArticleId, "kb_", "knowledge-base article");
+define_id!(/// A webhook endpoint.
+    WebhookId, "wh_", "webhook");
+define_id!(/// An event sent to webhook endpoints (the same id on every redelivery).
+    EventId, "evt_", "event");
+define_id!(/// One event's delivery to one webhook endpoint.
+    DeliveryId, "whd_", "webhook delivery");
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ pub mod document;
 pub mod error;
 pub mod id;
 pub mod job;
+pub mod kb;
 pub mod llm;
 pub mod org;
 pub mod page;
@@ -18,5 +19,6 @@ pub mod store;
 pub mod time;
 pub mod user;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{Error, ErrorCode, Result};

@@ -8,13 +8,18 @@ use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
 use crate::error::Error;
-use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId, UserId};
+use crate::id::{
+    AgentId, ArticleId, ChunkId, DataSourceId, DeliveryId, DocumentId, JobId, KeyId, OrgId, UserId,
+    WebhookId,
+};
 use crate::job::{Job, JobOutcome, NewJob};
+use crate::kb::{Article, ArticleStatus, ArticleVersion};
 use crate::org::Org;
 use crate::page::{Listed, Page};
 use crate::ratelimit::LimitOverrides;
 use crate::time::Timestamp;
 use crate::user::User;
+use crate::webhook::{Delivery, DeliveryAttempt, DeliveryStatus, SigningSecrets, Webhook};
 use async_trait::async_trait;
 
 /// What can go wrong in a store, beyond "not found" (which is `Ok(None)` / `Ok(false)`).
@@ -140,6 +145,135 @@ pub trait Store: Send + Sync + 'static {
 
     /// Users of organisations, and the keys they own.
     fn users(&self) -> &dyn UserStore;
+    /// Webhook endpoints and the outbox of their deliveries.
+    fn webhooks(&self) -> &dyn WebhookStore;
+
+    /// Knowledge-base articles and their versions.
+    fn kb(&self) -> &dyn KbStore;
+}
+
+/// Knowledge-base articles; every write of an article also writes its version row.
+#[async_trait]
+pub trait KbStore: Send + Sync {
+    /// The org's built-in `kb` data source, created on first use (one per org).
+    async fn kb_data_source(&self, org: &OrgId) -> StoreResult<DataSource>;
+    /// Inserts an article and its version 1.
+    async fn create_article(&self, article: &Article) -> StoreResult<()>;
+    /// Reads an article at its latest version.
+    async fn get_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<Option<Article>>;
+    /// Lists articles, newest first, optionally by status.
+    async fn list_articles(
+        &self,
+        org: &OrgId,
+        status: Option<ArticleStatus>,
+        page: Page,
+    ) -> StoreResult<Listed<Article>>;
+    /// Stores `article` as its next version, only if the stored one is `article.version - 1`
+    /// (a concurrent writer makes this return false); writes the version row.
+    async fn update_article(&self, article: &Article) -> StoreResult<bool>;
+    /// Deletes an article with its versions; false if missing.
+    async fn delete_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<bool>;
+    /// Versions of an article, newest first (`None` if the article does not exist).
+    async fn list_article_versions(
+        &self,
+        org: &OrgId,
+        id: &ArticleId,
+        page: Page,
+    ) -> StoreResult<Option<Listed<ArticleVersion>>>;
+    /// One version of an article.
+    async fn get_article_version(
+        &self,
+        org: &OrgId,
+        id: &ArticleId,
+        version: u32,
+    ) -> StoreResult<Option<ArticleVersion>>;
+    /// Ids of every article (all orgs) after `after`, in id order, for reconciling the index.
+    async fn article_ids(
+        &self,
+        after: Option<&ArticleId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(OrgId, ArticleId)>>;
+}
+
+/// What a delivery worker needs to send one attempt.
+#[derive(Debug, Clone)]
+pub struct DeliveryTarget {
+    /// The delivery (its body is the exact bytes to send).
+    pub delivery: Delivery,
+    /// The endpoint.
+    pub webhook: Webhook,
+    /// Its signing secrets.
+    pub secrets: SigningSecrets,
+}
+
+/// How a delivery attempt ended, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The attempt.
+    pub attempt: DeliveryAttempt,
+    /// `Succeeded`, `Failed` (for good), or `Pending` with the next attempt's time.
+    pub status: DeliveryStatus,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// Disable the endpoint if this failed for good and it has been failing since before this.
+    pub disable_if_failing_since: Option<Timestamp>,
+}
+
+/// Webhook endpoints and deliveries. Events enter the outbox inside the
+/// transaction of the change that caused them (see each store method's doc);
+/// delivery jobs are enqueued in that same transaction.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Inserts an endpoint with its secret; `Conflict` past [`crate::webhook::MAX_WEBHOOKS`].
+    async fn create_webhook(&self, hook: &Webhook, secret: &str) -> StoreResult<()>;
+    /// Reads an endpoint.
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<Option<Webhook>>;
+    /// Lists endpoints, newest first.
+    async fn list_webhooks(&self, org: &OrgId, page: Page) -> StoreResult<Listed<Webhook>>;
+    /// Replaces url, description, events, enabled, disabled_reason and failing_since; false if missing.
+    async fn update_webhook(&self, hook: &Webhook) -> StoreResult<bool>;
+    /// Deletes an endpoint and its deliveries; false if missing.
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<bool>;
+    /// Makes `secret` current, keeping the old one valid until `previous_until`; false if missing.
+    async fn rotate_webhook_secret(
+        &self,
+        org: &OrgId,
+        id: &WebhookId,
+        secret: &str,
+        previous_until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Queues a `ping` event to one endpoint (enabled or not); `None` if it does not exist.
+    async fn send_ping(&self, org: &OrgId, id: &WebhookId) -> StoreResult<Option<Delivery>>;
+    /// Lists an endpoint's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        page: Page,
+    ) -> StoreResult<Listed<Delivery>>;
+    /// Reads one delivery of an endpoint.
+    async fn get_delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<Delivery>>;
+    /// Sends a delivery again (same event id and body): pending, with a new delivery job.
+    async fn redeliver(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: &DeliveryId,
+    ) -> StoreResult<Option<Delivery>>;
+    /// A delivery with its endpoint and secrets, for the worker; `None` if either is gone.
+    async fn delivery_target(&self, id: &DeliveryId) -> StoreResult<Option<DeliveryTarget>>;
+    /// Appends an attempt and moves the delivery and the endpoint's failure run along;
+    /// returns the endpoint as it now stands (it may have been disabled).
+    async fn record_attempt(
+        &self,
+        id: &DeliveryId,
+        record: &AttemptRecord,
+    ) -> StoreResult<Option<Webhook>>;
 }
 
 /// Users; each write keeps the user's keys within the user's role in the same transaction.

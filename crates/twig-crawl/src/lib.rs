@@ -49,6 +49,6 @@ pub use error::CrawlError;
 pub use normalize::normalize_url;
 pub use patterns::wildcard_match;
 pub use robots::Robots;
-pub use ssrf::is_forbidden_ip;
+pub use ssrf::{check_url, is_forbidden_ip, GuardedResolver};
 pub use tokio_util::sync::CancellationToken;
 pub use types::{CrawlSummary, LinkExtractor, PageLinks, PageOutcome, PreviousPage};

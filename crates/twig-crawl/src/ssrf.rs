@@ -48,7 +48,7 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 
 /// Check a URL's host before connecting; the resolver below enforces it again
 /// on the addresses actually used, so DNS rebinding cannot slip through.
-pub(crate) async fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
+pub async fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
     if allow_private {
         return Ok(());
     }
@@ -84,7 +84,7 @@ pub(crate) async fn check_url(url: &Url, allow_private: bool) -> Result<(), Stri
 /// reqwest DNS resolver that drops forbidden addresses, so reqwest connects
 /// only to addresses that passed the check.
 #[derive(Debug, Clone)]
-pub(crate) struct GuardedResolver {
+pub struct GuardedResolver {
     /// When true, nothing is filtered.
     pub allow_private: bool,
 }

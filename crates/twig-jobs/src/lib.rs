@@ -23,6 +23,9 @@ pub enum JobError {
     /// Will fail again (bad configuration, invalid input).
     #[error("{0}")]
     Permanent(String),
+    /// Worth another attempt after a delay the handler chose (its own retry schedule).
+    #[error("{0}")]
+    RetryAfter(String, Duration),
 }
 
 /// Runs one kind of job.
@@ -189,6 +192,10 @@ impl Runner {
         let outcome = match result {
             Ok(Ok(progress)) => JobOutcome::Succeeded { progress },
             Ok(Err(JobError::Permanent(error))) => JobOutcome::Failed { error },
+            Ok(Err(JobError::RetryAfter(error, delay))) => JobOutcome::Retry {
+                error,
+                run_at: time::now() + chrono::Duration::from_std(delay)?,
+            },
             Ok(Err(JobError::Retryable(error))) => JobOutcome::Retry {
                 error,
                 run_at: time::now()

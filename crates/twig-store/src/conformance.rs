@@ -8,14 +8,16 @@ use std::time::Duration;
 use twig_core::agent::{Agent, AgentInput};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
-use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
+use twig_core::id::{AgentId, DataSourceId, DeliveryId, KeyId, OrgId, WebhookId};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
+use twig_core::kb::{Article, ArticleInput, ArticleStatus};
 use twig_core::org::Org;
 use twig_core::page::Page;
 use twig_core::ratelimit::{LimitOverrides, RateLimit};
-use twig_core::store::{Store, StoreError};
+use twig_core::store::{AttemptRecord, Store, StoreError};
 use twig_core::time;
 use twig_core::user::{Role, User, UserInput};
+use twig_core::webhook::{DeliveryAttempt, DeliveryStatus, EventKind, Webhook, DELIVER_JOB};
 
 async fn org(store: &dyn Store, name: &str) -> Org {
     let o = Org::new(name).expect("valid org");
@@ -739,6 +741,328 @@ pub async fn rate_limit_overrides_roundtrip(store: &dyn Store) {
     assert!(!store.update_api_key(&changed).await.unwrap());
 }
 
+fn hook(org: &Org, events: &[EventKind]) -> Webhook {
+    let now = time::now();
+    Webhook {
+        id: WebhookId::generate(),
+        org_id: org.id.clone(),
+        url: "https://hooks.example.com/twig".into(),
+        description: None,
+        events: events.to_vec(),
+        enabled: true,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn deliver_jobs(store: &dyn Store) -> Vec<Job> {
+    let mut out = Vec::new();
+    while let Some(j) = store
+        .jobs()
+        .claim("t", &[DELIVER_JOB], time::now(), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        out.push(j);
+    }
+    out
+}
+
+/// Endpoints are per org; updates, secrets and deletion behave.
+pub async fn webhooks_crud(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let w = store.webhooks();
+    let mut h = hook(&a, &[EventKind::AgentUpdated]);
+    w.create_webhook(&h, "whsec_one").await.unwrap();
+    assert_eq!(w.get_webhook(&a.id, &h.id).await.unwrap().unwrap(), h);
+    assert!(w.get_webhook(&b.id, &h.id).await.unwrap().is_none());
+    assert_eq!(
+        w.list_webhooks(&a.id, Page::default()).await.unwrap().total,
+        1
+    );
+    assert_eq!(
+        w.list_webhooks(&b.id, Page::default()).await.unwrap().total,
+        0
+    );
+    h.url = "https://other.example.com/".into();
+    h.events = vec![EventKind::AgentCreated, EventKind::AgentDeleted];
+    h.enabled = false;
+    assert!(w.update_webhook(&h).await.unwrap());
+    assert_eq!(w.get_webhook(&a.id, &h.id).await.unwrap().unwrap(), h);
+    let mut foreign = h.clone();
+    foreign.org_id = b.id.clone();
+    assert!(!w.update_webhook(&foreign).await.unwrap());
+    let until = time::now() + chrono::Duration::hours(1);
+    assert!(!w
+        .rotate_webhook_secret(&b.id, &h.id, "whsec_x", until)
+        .await
+        .unwrap());
+    assert!(w
+        .rotate_webhook_secret(&a.id, &h.id, "whsec_two", until)
+        .await
+        .unwrap());
+    let ping = w.send_ping(&a.id, &h.id).await.unwrap().unwrap();
+    assert!(w.send_ping(&b.id, &h.id).await.unwrap().is_none());
+    let t = w.delivery_target(&ping.id).await.unwrap().unwrap();
+    assert_eq!(t.secrets.current, "whsec_two");
+    assert_eq!(t.secrets.previous, Some(("whsec_one".into(), until)));
+    assert_eq!(
+        t.secrets.active(time::now()),
+        vec!["whsec_two", "whsec_one"]
+    );
+    assert!(!w.delete_webhook(&b.id, &h.id).await.unwrap());
+    assert!(w.delete_webhook(&a.id, &h.id).await.unwrap());
+    assert!(w.delivery_target(&ping.id).await.unwrap().is_none());
+}
+
+/// Agent changes queue deliveries (and their jobs) to subscribed, enabled endpoints only.
+pub async fn webhook_outbox_follows_agent_changes(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let w = store.webhooks();
+    let updated = hook(&a, &[EventKind::AgentUpdated]);
+    w.create_webhook(&updated, "s1").await.unwrap();
+    let mut off = hook(&a, &[EventKind::AgentUpdated]);
+    off.enabled = false;
+    w.create_webhook(&off, "s2").await.unwrap();
+    let other_org = hook(&b, &[EventKind::AgentUpdated, EventKind::AgentCreated]);
+    w.create_webhook(&other_org, "s3").await.unwrap();
+
+    let mut ag = agent(&a, "bot", &[]);
+    store.create_agent(&ag).await.unwrap();
+    assert!(
+        deliver_jobs(store).await.is_empty(),
+        "nobody subscribed to agent.created in org a"
+    );
+    ag.name = "renamed".into();
+    assert!(store.update_agent(&ag).await.unwrap());
+    let jobs = deliver_jobs(store).await;
+    assert_eq!(jobs.len(), 1);
+    let id = DeliveryId::parse(jobs[0].payload["delivery_id"].as_str().unwrap()).unwrap();
+    let d = w
+        .get_delivery(&a.id, &updated.id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.event, EventKind::AgentUpdated);
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(body["event"], "agent.updated");
+    assert_eq!(body["id"], d.event_id.as_str());
+    assert_eq!(body["data"]["agent_id"], ag.id.as_str());
+    assert_eq!(body["data"]["agent"]["name"], "renamed");
+    assert!(w
+        .get_delivery(&b.id, &updated.id, &id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        w.list_deliveries(&a.id, &off.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        w.list_deliveries(&b.id, &other_org.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert!(store.delete_agent(&a.id, &ag.id).await.unwrap());
+    assert!(deliver_jobs(store).await.is_empty());
+}
+
+/// Attempts accumulate; success clears the failure run; a long failure run disables the endpoint.
+pub async fn webhook_attempts_and_auto_disable(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let w = store.webhooks();
+    let h = hook(&a, &[EventKind::AgentUpdated]);
+    w.create_webhook(&h, "s").await.unwrap();
+    let d = w.send_ping(&a.id, &h.id).await.unwrap().unwrap();
+    let t0 = time::now();
+    let attempt = |code: Option<u16>, err: Option<&str>| DeliveryAttempt {
+        at: t0,
+        status_code: code,
+        latency_ms: 12,
+        response_body: Some("nope".into()),
+        error: err.map(str::to_owned),
+    };
+    let next = t0 + chrono::Duration::minutes(1);
+    let after = w
+        .record_attempt(
+            &d.id,
+            &AttemptRecord {
+                attempt: attempt(Some(503), Some("HTTP 503")),
+                status: DeliveryStatus::Pending,
+                next_attempt_at: Some(next),
+                disable_if_failing_since: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.failing_since, Some(t0));
+    assert!(after.enabled);
+    let stored = w.get_delivery(&a.id, &h.id, &d.id).await.unwrap().unwrap();
+    assert_eq!(stored.attempts.len(), 1);
+    assert_eq!(stored.next_attempt_at, Some(next));
+    // Failing for good, but the run is younger than the threshold: stays enabled.
+    let after = w
+        .record_attempt(
+            &d.id,
+            &AttemptRecord {
+                attempt: attempt(Some(500), Some("HTTP 500")),
+                status: DeliveryStatus::Failed,
+                next_attempt_at: None,
+                disable_if_failing_since: Some(t0 - chrono::Duration::hours(1)),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.enabled);
+    // Redelivery starts a new series on the same delivery.
+    let again = w.redeliver(&a.id, &h.id, &d.id).await.unwrap().unwrap();
+    assert_eq!(again.status, DeliveryStatus::Pending);
+    assert_eq!(again.series_start, 2);
+    assert_eq!(again.event_id, d.event_id);
+    assert_eq!(again.body, d.body);
+    let after = w
+        .record_attempt(
+            &d.id,
+            &AttemptRecord {
+                attempt: attempt(None, Some("connection refused")),
+                status: DeliveryStatus::Failed,
+                next_attempt_at: None,
+                disable_if_failing_since: Some(t0),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!after.enabled);
+    assert!(after
+        .disabled_reason
+        .unwrap()
+        .contains("connection refused"));
+    // A success later (e.g. a manual test) clears the failure run.
+    let d2 = w.send_ping(&a.id, &h.id).await.unwrap().unwrap();
+    let after = w
+        .record_attempt(
+            &d2.id,
+            &AttemptRecord {
+                attempt: attempt(Some(200), None),
+                status: DeliveryStatus::Succeeded,
+                next_attempt_at: None,
+                disable_if_failing_since: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.failing_since, None);
+    let listed = w
+        .list_deliveries(&a.id, &h.id, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.items[0].id, d2.id, "newest first");
+}
+
+/// Articles keep every version; the kb data source is one per org; orgs are isolated.
+pub async fn kb_articles_and_versions(store: &dyn Store) {
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let kb = store.kb();
+    let ds = kb.kb_data_source(&a.id).await.unwrap();
+    assert_eq!(ds.kind, twig_core::datasource::DataSourceType::Kb);
+    assert_eq!(
+        kb.kb_data_source(&a.id).await.unwrap().id,
+        ds.id,
+        "one per org"
+    );
+    assert_ne!(kb.kb_data_source(&b.id).await.unwrap().id, ds.id);
+    let mut art = Article::create(
+        a.id.clone(),
+        ds.id.clone(),
+        ArticleInput {
+            title: Some("Reset password".into()),
+            content: Some("Click *Forgot password*.".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    kb.create_article(&art).await.unwrap();
+    assert_eq!(kb.get_article(&a.id, &art.id).await.unwrap().unwrap(), art);
+    assert!(kb.get_article(&b.id, &art.id).await.unwrap().is_none());
+    let v1 = art.clone();
+    assert!(art
+        .apply(ArticleInput {
+            status: Some("published".into()),
+            content: Some("New steps.".into()),
+            ..Default::default()
+        })
+        .unwrap());
+    assert!(kb.update_article(&art).await.unwrap());
+    assert!(
+        !kb.update_article(&art).await.unwrap(),
+        "a stale version is refused"
+    );
+    let list = kb
+        .list_article_versions(&a.id, &art.id, Page::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(list.total, 2);
+    assert_eq!(list.items[0].version, 2);
+    assert_eq!(list.items[1].content, v1.content);
+    assert_eq!(
+        kb.get_article_version(&a.id, &art.id, 1)
+            .await
+            .unwrap()
+            .unwrap(),
+        v1.as_version()
+    );
+    assert!(kb
+        .get_article_version(&b.id, &art.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(kb
+        .list_article_versions(&b.id, &art.id, Page::default())
+        .await
+        .unwrap()
+        .is_none());
+    let published = kb
+        .list_articles(&a.id, Some(ArticleStatus::Published), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(published.total, 1);
+    assert_eq!(
+        kb.list_articles(&a.id, Some(ArticleStatus::Draft), Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        kb.article_ids(None, 10).await.unwrap(),
+        vec![(a.id.clone(), art.id.clone())]
+    );
+    assert!(!kb.delete_article(&b.id, &art.id).await.unwrap());
+    assert!(kb.delete_article(&a.id, &art.id).await.unwrap());
+    assert!(kb
+        .get_article_version(&a.id, &art.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -747,7 +1071,9 @@ macro_rules! conformance_tests {
             bootstrap_only_once, api_keys_roundtrip_and_revoke, api_key_needs_existing_org, agents_crud,
             agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
             jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
-            users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip);
+            users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
+            webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
+            kb_articles_and_versions);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -9,6 +9,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Every setting of `twig`, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,8 @@ pub struct Settings {
     pub search: SearchSettings,
     /// Per-key request limits.
     pub rate_limits: RateLimitSettings,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -169,6 +172,62 @@ impl Default for SearchSettings {
     }
 }
 
+/// `[webhooks]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Accept `http://` endpoint URLs (development only; production endpoints use https).
+    pub allow_http: bool,
+    /// Accept endpoints on private, loopback or link-local addresses.
+    pub allow_private_networks: bool,
+    /// Seconds allowed for one delivery attempt.
+    pub timeout_secs: f64,
+    /// Seconds before each retry (jittered by ±20%); attempts are one more than the entries.
+    pub retry_delays_secs: Vec<f64>,
+    /// Hours an endpoint may keep failing before a delivery that fails for good disables it.
+    pub disable_after_hours: f64,
+    /// Hours the previous secret still signs after a rotation.
+    pub rotation_grace_hours: f64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private_networks: false,
+            timeout_secs: 10.0,
+            retry_delays_secs: vec![60.0, 300.0, 1800.0, 3600.0, 10800.0, 21600.0, 43200.0],
+            disable_after_hours: 72.0,
+            rotation_grace_hours: 24.0,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Endpoint URL rules for the API.
+    pub fn url_policy(&self) -> twig_webhooks::UrlPolicy {
+        twig_webhooks::UrlPolicy {
+            allow_http: self.allow_http,
+            allow_private_networks: self.allow_private_networks,
+            rotation_grace: Duration::from_secs_f64(self.rotation_grace_hours * 3600.0),
+        }
+    }
+
+    /// Delivery settings for the worker.
+    pub fn delivery_policy(&self) -> twig_webhooks::DeliveryPolicy {
+        twig_webhooks::DeliveryPolicy {
+            timeout: Duration::from_secs_f64(self.timeout_secs),
+            retry_delays: self
+                .retry_delays_secs
+                .iter()
+                .map(|s| Duration::from_secs_f64(*s))
+                .collect(),
+            disable_after: Duration::from_secs_f64(self.disable_after_hours * 3600.0),
+            allow_private_networks: self.allow_private_networks,
+        }
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -190,6 +249,7 @@ impl Default for Settings {
             embedding: EmbeddingSettings::default(),
             search: SearchSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            webhooks: WebhookSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -279,6 +339,22 @@ execute_per_minute = 100
 execute_burst = 120
 admin_per_minute = 50
 admin_burst = 60
+
+[webhooks]
+# Endpoint URLs must be https and resolve to public addresses unless these allow otherwise
+# (development and intranets; tests set both).
+allow_http = false
+allow_private_networks = false
+# Seconds allowed for one delivery attempt.
+timeout_secs = 10.0
+# Seconds before each retry of a delivery that timed out, could not connect, or got 429/5xx
+# (jittered by 20%): 8 attempts over about 22 hours. Other 4xx answers are not retried.
+retry_delays_secs = [60.0, 300.0, 1800.0, 3600.0, 10800.0, 21600.0, 43200.0]
+# An endpoint failing for this many hours is disabled when one more delivery fails for good;
+# its `disabled_reason` says why, and PUT enabled=true turns it back on.
+disable_after_hours = 72.0
+# Hours the previous secret keeps signing (a second v1 in X-Twig-Signature) after a rotation.
+rotation_grace_hours = 24.0
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -428,6 +504,29 @@ impl Settings {
             if v == 0 {
                 bail!(
                     "setting `rate_limits.{name}` (TWIG_RATE_LIMITS__{}): must be at least 1",
+                    name.to_uppercase()
+                );
+            }
+        }
+        let wh = &self.webhooks;
+        if !(wh.timeout_secs > 0.0 && wh.timeout_secs <= 300.0) {
+            bail!("setting `webhooks.timeout_secs` (TWIG_WEBHOOKS__TIMEOUT_SECS): must be above 0 and at most 300");
+        }
+        if wh.retry_delays_secs.len() > 20
+            || wh
+                .retry_delays_secs
+                .iter()
+                .any(|d| !(0.0..=7.0 * 86400.0).contains(d))
+        {
+            bail!("setting `webhooks.retry_delays_secs` (TWIG_WEBHOOKS__RETRY_DELAYS_SECS): at most 20 delays, each between 0 and 604800 seconds");
+        }
+        for (name, v) in [
+            ("disable_after_hours", wh.disable_after_hours),
+            ("rotation_grace_hours", wh.rotation_grace_hours),
+        ] {
+            if !(0.0..=24.0 * 365.0).contains(&v) {
+                bail!(
+                    "setting `webhooks.{name}` (TWIG_WEBHOOKS__{}): must be between 0 and 8760",
                     name.to_uppercase()
                 );
             }

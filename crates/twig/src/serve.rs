@@ -26,6 +26,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let retriever = crate::retrieval::open(&settings, store.clone()).await?;
+    // Repair the knowledge-base index after a crash between an article write and its indexing.
+    {
+        let (store, retriever) = (store.clone(), retriever.clone());
+        tokio::spawn(async move {
+            match twig_kb::reconcile(store.as_ref(), retriever.as_ref()).await {
+                Ok(n) => tracing::debug!(articles = n, "knowledge base index reconciled"),
+                Err(e) => tracing::error!(error = %e, "knowledge base reconcile failed"),
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {
@@ -37,12 +47,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
+    // Background jobs: webhook deliveries from the outbox.
+    let runner = Arc::new(
+        twig_jobs::Runner::new(store.clone(), twig_jobs::RunnerConfig::default()).register(
+            Arc::new(twig_webhooks::DeliverHandler::new(
+                store.clone(),
+                settings.webhooks.delivery_policy(),
+            )?),
+        ),
+    );
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = tokio::spawn(runner.run(jobs_stopped));
     let state = AppState {
         store,
         retriever,
         config: Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
             rate_limits: settings.rate_limits.limits(),
+            webhooks: settings.webhooks.url_policy(),
         }),
         limiter: limiter.clone(),
     };
@@ -68,6 +90,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             "in-flight requests did not finish within {}s; exiting",
             grace.as_secs()
         ),
+    }
+    let _ = stop_jobs.send(true);
+    if tokio::time::timeout(grace, jobs).await.is_err() {
+        tracing::warn!("the job in hand did not finish within the grace period; its lease will lapse and another worker resumes it");
     }
     tracing::info!("stopped");
     Ok(())

@@ -4,9 +4,11 @@ pub mod agents;
 pub mod api_keys;
 pub mod data_sources;
 pub mod health;
+pub mod kb;
 pub mod me;
 pub mod search;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::ErrorPayload;
 use axum::http::{Method, Uri};

@@ -68,6 +68,15 @@ pub async fn delete(
     id: &str,
 ) -> Result<()> {
     let id = DataSourceId::parse(id)?;
+    if store
+        .get_data_source(org, &id)
+        .await?
+        .is_some_and(|d| d.kind == crate::datasource::DataSourceType::Kb)
+    {
+        return Err(Error::invalid(
+            "The knowledge-base data source is built in: delete or unpublish its articles through /api/v1/kb",
+        ));
+    }
     if store.delete_data_source(org, &id).await? {
         retriever.sync().await?;
         Ok(())

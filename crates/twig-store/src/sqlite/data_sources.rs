@@ -20,7 +20,7 @@ fn row(r: &SqliteRow) -> StoreResult<DataSource> {
     Ok(DataSource {
         id: DataSourceId::from_trusted(r.try_get("id").map_err(backend)?),
         org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
-        kind: DataSourceType::parse(&kind)
+        kind: DataSourceType::parse_stored(&kind)
             .ok_or_else(|| backend(anyhow::anyhow!("unknown stored type {kind:?}")))?,
         name: r.try_get("name").map_err(backend)?,
         config: serde_json::from_str(&config).map_err(backend)?,

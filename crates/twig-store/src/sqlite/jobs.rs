@@ -4,7 +4,7 @@
 use super::{backend, from_micros, from_micros_opt, micros, SqliteStore};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::time::Duration;
 use twig_core::id::{JobId, OrgId};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
@@ -43,6 +43,33 @@ fn until(now: Timestamp, lease: Duration) -> i64 {
     micros(&now).saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// Inserts a queued job inside the caller's transaction (no dedupe check), so a job
+/// commits or rolls back with the change that caused it.
+pub(super) async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    job: &NewJob,
+) -> StoreResult<JobId> {
+    let now = time::now();
+    let id = JobId::generate();
+    sqlx::query(
+        "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, max_attempts, run_at, progress, dedupe_key,
+            created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, '{}', ?, ?, ?)",
+    )
+    .bind(id.as_str())
+    .bind(job.org_id.as_str())
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(i64::from(job.max_attempts.max(1)))
+    .bind(micros(&job.run_at))
+    .bind(&job.dedupe_key)
+    .bind(micros(&now))
+    .bind(micros(&now))
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(id)
+}
+
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn enqueue(&self, job: NewJob) -> StoreResult<(Job, bool)> {
@@ -59,24 +86,7 @@ impl JobStore for SqliteStore {
                 return Ok((row(&r)?, false));
             }
         }
-        let now = time::now();
-        let id = JobId::generate();
-        sqlx::query(
-            "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, max_attempts, run_at, progress, dedupe_key,
-                created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, '{}', ?, ?, ?)",
-        )
-        .bind(id.as_str())
-        .bind(job.org_id.as_str())
-        .bind(&job.kind)
-        .bind(job.payload.to_string())
-        .bind(i64::from(job.max_attempts.max(1)))
-        .bind(micros(&job.run_at))
-        .bind(&job.dedupe_key)
-        .bind(micros(&now))
-        .bind(micros(&now))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let id = insert(&mut tx, &job).await?;
         let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"))
             .bind(id.as_str())
             .fetch_one(&mut *tx)

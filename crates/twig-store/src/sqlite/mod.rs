@@ -8,8 +8,10 @@ mod agents;
 mod data_sources;
 mod documents;
 mod jobs;
+mod kb;
 mod keys;
 mod users;
+mod webhooks;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -27,9 +29,12 @@ use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId, UserId};
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::ratelimit::LimitOverrides;
-use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult, UserStore};
+use twig_core::store::{
+    DocumentStore, JobStore, KbStore, Store, StoreError, StoreResult, UserStore, WebhookStore,
+};
 use twig_core::time::Timestamp;
 use twig_core::user::User;
+use twig_core::webhook::EventKind;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -102,6 +107,11 @@ pub(crate) fn bounds(page: Page) -> (i64, i64) {
         i64::from(page.limit),
         i64::try_from(page.offset).unwrap_or(i64::MAX),
     )
+}
+
+/// Webhook data of agent events: its id and the agent as the API shows it.
+fn agent_event(agent: &Agent) -> serde_json::Value {
+    serde_json::json!({ "agent_id": agent.id.as_str(), "agent": agent })
 }
 
 #[async_trait]
@@ -195,6 +205,13 @@ impl Store for SqliteStore {
     async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         agents::insert(&mut tx, agent).await?;
+        webhooks::emit(
+            &mut tx,
+            &agent.org_id,
+            EventKind::AgentCreated,
+            agent_event(agent),
+        )
+        .await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -209,6 +226,15 @@ impl Store for SqliteStore {
     async fn update_agent(&self, agent: &Agent) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = agents::update(&mut tx, agent).await?;
+        if done {
+            webhooks::emit(
+                &mut tx,
+                &agent.org_id,
+                EventKind::AgentUpdated,
+                agent_event(agent),
+            )
+            .await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(done)
     }
@@ -216,6 +242,10 @@ impl Store for SqliteStore {
     async fn delete_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = agents::delete(&mut tx, org, id).await?;
+        if done {
+            let data = serde_json::json!({ "agent_id": id.as_str() });
+            webhooks::emit(&mut tx, org, EventKind::AgentDeleted, data).await?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(done)
     }
@@ -270,6 +300,13 @@ impl Store for SqliteStore {
     }
 
     fn users(&self) -> &dyn UserStore {
+        self
+    }
+    fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    fn kb(&self) -> &dyn KbStore {
         self
     }
 }

@@ -18,6 +18,26 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/api-keys/key_x1", "admin"),
     ("DELETE", "/api/v1/api-keys/key_x1", "admin"),
     ("POST", "/api/v1/semantic-search", "read"),
+    ("GET", "/api/v1/kb", "read"),
+    ("POST", "/api/v1/kb", "write"),
+    ("GET", "/api/v1/kb/kb_x1", "read"),
+    ("PUT", "/api/v1/kb/kb_x1", "write"),
+    ("DELETE", "/api/v1/kb/kb_x1", "write"),
+    ("GET", "/api/v1/kb/kb_x1/versions", "read"),
+    ("GET", "/api/v1/kb/kb_x1/versions/1", "read"),
+    ("GET", "/api/v1/webhooks", "admin"),
+    ("POST", "/api/v1/webhooks", "admin"),
+    ("GET", "/api/v1/webhooks/wh_x1", "admin"),
+    ("PUT", "/api/v1/webhooks/wh_x1", "admin"),
+    ("DELETE", "/api/v1/webhooks/wh_x1", "admin"),
+    ("POST", "/api/v1/webhooks/wh_x1/rotate-secret", "admin"),
+    ("POST", "/api/v1/webhooks/wh_x1/test", "admin"),
+    ("GET", "/api/v1/webhooks/wh_x1/deliveries", "admin"),
+    (
+        "POST",
+        "/api/v1/webhooks/wh_x1/deliveries/whd_x1/redeliver",
+        "admin",
+    ),
 ];
 
 #[tokio::test]

@@ -122,6 +122,25 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("PUT", "/api/v1/users/{id}"),
         ("DELETE", "/api/v1/users/{id}"),
         ("POST", "/api/v1/semantic-search"),
+        ("GET", "/api/v1/kb"),
+        ("POST", "/api/v1/kb"),
+        ("GET", "/api/v1/kb/{id}"),
+        ("PUT", "/api/v1/kb/{id}"),
+        ("DELETE", "/api/v1/kb/{id}"),
+        ("GET", "/api/v1/kb/{id}/versions"),
+        ("GET", "/api/v1/kb/{id}/versions/{version}"),
+        ("GET", "/api/v1/webhooks"),
+        ("POST", "/api/v1/webhooks"),
+        ("GET", "/api/v1/webhooks/{id}"),
+        ("PUT", "/api/v1/webhooks/{id}"),
+        ("DELETE", "/api/v1/webhooks/{id}"),
+        ("POST", "/api/v1/webhooks/{id}/rotate-secret"),
+        ("POST", "/api/v1/webhooks/{id}/test"),
+        ("GET", "/api/v1/webhooks/{id}/deliveries"),
+        (
+            "POST",
+            "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        ),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
