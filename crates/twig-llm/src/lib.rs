@@ -4,7 +4,12 @@
 //! `twig.toml`'s `[llm]` section configures.
 
 mod client;
+pub mod config;
 pub mod policy;
+pub mod prices;
 pub mod providers;
+pub mod registry;
 
+pub use config::{LlmConfig, PriceConfig, ProviderConfig, ProviderKind};
 pub use policy::{Breaker, CallPolicy};
+pub use registry::{ConfigError, Registry};

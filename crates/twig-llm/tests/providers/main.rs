@@ -3,6 +3,7 @@
 mod anthropic;
 mod openai;
 mod policy;
+mod registry;
 mod server;
 
 use std::sync::Arc;
