@@ -10,6 +10,8 @@ use twig_core::service::keys;
 
 /// Runs the server with `settings`.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Before anything else: a bad provider or a missing key stops the start here.
+    let models = crate::models::open(&settings)?;
     let store = open_store(&settings).await?;
     if let Some((org, key, secret)) = keys::bootstrap(store.as_ref())
         .await
@@ -37,6 +39,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
+    // merged with the answering pipeline: `models` becomes AppState's `models`.
+    let _models = models;
     let state = AppState {
         store,
         retriever,

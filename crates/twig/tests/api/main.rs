@@ -6,6 +6,7 @@ mod data_sources;
 mod errors;
 mod helpers;
 mod keys;
+mod llm;
 mod ratelimits;
 mod scopes;
 mod server;
