@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use twig_core::llm::{ChatEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, LlmError};
 
 /// What one server-sent event meant.
@@ -46,6 +47,7 @@ pub(crate) struct HttpChatModel<W> {
     http: reqwest::Client,
     policy: CallPolicy,
     breaker: Arc<Breaker>,
+    slots: Arc<Semaphore>,
 }
 
 impl<W> std::fmt::Debug for HttpChatModel<W> {
@@ -67,9 +69,20 @@ impl<W: WireFormat> HttpChatModel<W> {
         Ok(Self {
             name: name.to_owned(),
             breaker: Breaker::new(name, policy.breaker_failures, policy.breaker_cooldown),
+            slots: Arc::new(Semaphore::new(policy.max_in_flight.max(1))),
             wire: Arc::new(wire),
             http,
             policy,
+        })
+    }
+
+    /// A slot for one call, or `Unavailable` when `max_in_flight` are running.
+    fn slot(&self) -> Result<OwnedSemaphorePermit, LlmError> {
+        self.slots.clone().try_acquire_owned().map_err(|_| {
+            LlmError::Unavailable(format!(
+                "provider `{}` already has {} calls in flight",
+                self.name, self.policy.max_in_flight
+            ))
         })
     }
 
@@ -204,6 +217,7 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
         let limit = self.policy.request_timeout;
+        let _slot = self.slot()?;
         self.with_retries(|permit| {
             let req = &req;
             async move {
@@ -222,6 +236,7 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
 
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, LlmError> {
         let limit = self.policy.first_byte_timeout;
+        let slot = self.slot()?;
         // Retries happen only here, before the first delta reached the caller.
         let (opened, permit) = self
             .with_retries(|permit| {
@@ -240,6 +255,7 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
             idle: self.policy.idle_timeout,
             opened,
             permit: Some(permit),
+            _slot: slot,
         };
         if tail.opened.done {
             if let Some(p) = tail.permit {
@@ -260,6 +276,8 @@ struct Tail<W: WireFormat> {
     idle: Duration,
     opened: Opened<W::State>,
     permit: Option<Permit>,
+    /// Held while the stream lives.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl<W: WireFormat> Tail<W> {

@@ -84,6 +84,8 @@ pub struct ProviderConfig {
     pub breaker_failures: u32,
     /// Milliseconds an open breaker refuses calls before one probe.
     pub breaker_cooldown_ms: u64,
+    /// Calls and open streams at once; more are refused (503-like), not queued.
+    pub max_in_flight: usize,
 }
 
 impl Default for ProviderConfig {
@@ -109,6 +111,7 @@ impl Default for ProviderConfig {
             retry_after_max_ms: ms(p.retry_after_max),
             breaker_failures: p.breaker_failures,
             breaker_cooldown_ms: ms(p.breaker_cooldown),
+            max_in_flight: p.max_in_flight,
         }
     }
 }
@@ -128,6 +131,7 @@ impl ProviderConfig {
             retry_after_max: ms(self.retry_after_max_ms),
             breaker_failures: self.breaker_failures,
             breaker_cooldown: ms(self.breaker_cooldown_ms),
+            max_in_flight: self.max_in_flight,
         }
     }
 

@@ -30,6 +30,9 @@ pub struct CallPolicy {
     pub breaker_failures: u32,
     /// How long an open breaker refuses calls before letting one probe through.
     pub breaker_cooldown: Duration,
+    /// Calls (and open streams) at once; more are refused at once rather than queued,
+    /// so a provider that hangs cannot tie up every request of the server.
+    pub max_in_flight: usize,
 }
 
 impl Default for CallPolicy {
@@ -45,6 +48,7 @@ impl Default for CallPolicy {
             retry_after_max: Duration::from_secs(30),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
+            max_in_flight: 64,
         }
     }
 }

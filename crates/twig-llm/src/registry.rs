@@ -214,6 +214,7 @@ fn check_provider(name: &str, p: &ProviderConfig, at: &str, errors: &mut Vec<Str
         ("request_timeout_ms", p.request_timeout_ms),
         ("breaker_cooldown_ms", p.breaker_cooldown_ms),
         ("breaker_failures", u64::from(p.breaker_failures)),
+        ("max_in_flight", p.max_in_flight as u64),
     ] {
         if v == 0 {
             errors.push(format!("{at}.{field}: must be positive"));

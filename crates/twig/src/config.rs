@@ -337,6 +337,7 @@ admin_burst = 60
 # retry_after_max_ms = 30000
 # breaker_failures = 5
 # breaker_cooldown_ms = 30000
+# max_in_flight = 64                            # calls and open streams at once; more are refused
 
 # Prices in US dollars per million tokens, for cost_usd. Common OpenAI and Anthropic models
 # are built in (dated snapshots such as gpt-4o-2024-08-06 cost what their family does);
@@ -671,10 +672,7 @@ models = ["claude-sonnet-4-5"]
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("twig.toml");
         for (toml, expect) in [
-            (
-                "[llm.providers.x]\nkind = \"gemini\"\n",
-                "`gemini`",
-            ),
+            ("[llm.providers.x]\nkind = \"gemini\"\n", "`gemini`"),
             ("[llm.providers.x]\napi_key = \"sk-secret\"\n", "api_key"),
             ("[llm]\ndefault_modle = \"x\"\n", "default_modle"),
             ("[llm.prices]\n\"m\" = { input = 1.0 }\n", "input"),

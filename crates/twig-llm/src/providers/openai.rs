@@ -167,10 +167,7 @@ impl WireFormat for OpenAiWire {
             }
             Flavor::Azure { api_version } => {
                 let b = http
-                    .post(format!(
-                        "{base}/openai/deployments/{}/chat/completions",
-                        req.model
-                    ))
+                    .post(azure_url(base, &req.model))
                     .query(&[("api-version", api_version)]);
                 match &s.api_key {
                     Some(key) => b.header("api-key", key),
@@ -245,6 +242,27 @@ impl WireFormat for OpenAiWire {
                 .map(ChatEvent::Delta)
                 .collect(),
         ))
+    }
+}
+
+/// `{base}/openai/deployments/{deployment}/chat/completions`, the deployment name
+/// percent-encoded as one path segment.
+fn azure_url(base: &str, deployment: &str) -> String {
+    match reqwest::Url::parse(base) {
+        Ok(mut url) if !url.cannot_be_a_base() => {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend([
+                    "openai",
+                    "deployments",
+                    deployment,
+                    "chat",
+                    "completions",
+                ]);
+            }
+            url.to_string()
+        }
+        // The registry validated the URL; this only keeps the builder infallible.
+        _ => format!("{base}/openai/deployments/{deployment}/chat/completions"),
     }
 }
 
@@ -332,6 +350,18 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.error.to_string().contains("boom"));
+    }
+
+    #[test]
+    fn azure_urls() {
+        assert_eq!(
+            azure_url("https://r.openai.azure.com", "gpt 4o/x"),
+            "https://r.openai.azure.com/openai/deployments/gpt%204o%2Fx/chat/completions"
+        );
+        assert_eq!(
+            azure_url("https://proxy.example/azure", "d"),
+            "https://proxy.example/azure/openai/deployments/d/chat/completions"
+        );
     }
 
     #[test]

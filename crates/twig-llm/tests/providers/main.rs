@@ -28,6 +28,7 @@ pub fn fast_policy() -> CallPolicy {
         retry_after_max: Duration::from_secs(5),
         breaker_failures: 100,
         breaker_cooldown: Duration::from_millis(200),
+        max_in_flight: 16,
     }
 }
 

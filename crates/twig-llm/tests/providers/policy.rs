@@ -317,3 +317,32 @@ async fn dropping_the_stream_closes_the_upstream_connection() {
         "the server saw the connection close"
     );
 }
+
+#[tokio::test]
+async fn calls_beyond_max_in_flight_are_refused_not_queued() {
+    let srv = Server::start(vec![Reply::sse(
+        openai_sse(&["hold"], None, false),
+        End::KeepAlive,
+    )])
+    .await;
+    let policy = CallPolicy {
+        max_in_flight: 1,
+        idle_timeout: Duration::from_secs(30),
+        ..fast_policy()
+    };
+    let m = openai_model(&srv.url, policy);
+    let mut held = m.stream(request("gpt-4o")).await.unwrap();
+    assert_eq!(
+        held.next().await.unwrap().unwrap(),
+        ChatEvent::Delta("hold".into())
+    );
+    let err = m.complete(request("gpt-4o")).await.unwrap_err();
+    assert!(
+        matches!(err, LlmError::Unavailable(ref m) if m.contains("in flight")),
+        "{err:?}"
+    );
+    assert_eq!(srv.hits(), 1, "the refused call never reached the provider");
+    drop(held);
+    srv.set_replies(vec![Reply::json(200, openai_completion("free", 1, 1))]);
+    assert_eq!(m.complete(request("gpt-4o")).await.unwrap().text, "free");
+}

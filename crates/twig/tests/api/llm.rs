@@ -41,7 +41,10 @@ fn serve_refuses_a_provider_without_its_key() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("llm.default_model") && err.contains("gpt-9"), "{err}");
+    assert!(
+        err.contains("llm.default_model") && err.contains("gpt-9"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
