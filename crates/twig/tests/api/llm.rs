@@ -56,5 +56,6 @@ async fn serve_starts_with_a_keyless_local_provider() {
     )
     .unwrap();
     let srv = TestServer::start_in(dir.path(), &[("TWIG_LLM__DEFAULT_MODEL", "llama")]).await;
-    assert!(srv.stop().success());
+    let r = srv.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
 }
