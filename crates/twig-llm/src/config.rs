@@ -62,6 +62,8 @@ pub struct ProviderConfig {
     pub upstream: BTreeMap<String, String>,
     /// `openai`/`azure`: body field of the output limit (`max_tokens` or `max_completion_tokens`).
     pub max_tokens_field: String,
+    /// `openai`/`azure`: ask for token usage in streams (`stream_options.include_usage`).
+    pub stream_usage: bool,
     /// `anthropic`: `max_tokens` when the agent sets none (the API requires one).
     pub default_max_tokens: u32,
     /// Milliseconds to connect.
@@ -100,6 +102,7 @@ impl Default for ProviderConfig {
             models: Vec::new(),
             upstream: BTreeMap::new(),
             max_tokens_field: "max_tokens".into(),
+            stream_usage: true,
             default_max_tokens: 1024,
             connect_timeout_ms: ms(p.connect_timeout),
             first_byte_timeout_ms: ms(p.first_byte_timeout),

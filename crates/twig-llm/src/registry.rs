@@ -285,6 +285,7 @@ fn build(
                 api_key,
                 flavor,
                 max_tokens_field: p.max_tokens_field.clone(),
+                stream_usage: p.stream_usage,
             };
             openai(name, settings, policy)
         }

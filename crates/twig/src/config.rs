@@ -301,6 +301,7 @@ admin_burst = 60
 # models = ["gpt-4o", "gpt-4o-mini"]
 # upstream = { "gpt-4" = "gpt-4o" }
 # max_tokens_field = "max_tokens"              # "max_completion_tokens" for reasoning models
+# stream_usage = true                           # stream_options.include_usage; false if refused
 #
 # [llm.providers.ollama]
 # kind = "openai"
@@ -642,6 +643,15 @@ models = ["claude-sonnet-4-5"]
         figment::Jail::expect_with(|jail| {
             jail.set_env("TWIG_LLM__DEFAULT_MODEL", "claude-sonnet-4-5");
             jail.set_env("TWIG_LLM__PROVIDERS__OPENAI__IDLE_TIMEOUT_MS", "1500");
+            // A whole provider from the environment alone (containers).
+            jail.set_env(
+                "TWIG_LLM__PROVIDERS__LOCAL__BASE_URL",
+                "http://127.0.0.1:8000/v1",
+            );
+            jail.set_env(
+                "TWIG_LLM__PROVIDERS__LOCAL__MODELS",
+                "[\"qwen\", \"mistral\"]",
+            );
             let s = load_with_env(
                 Some(&path),
                 &FlagOverrides::default(),
@@ -663,6 +673,9 @@ models = ["claude-sonnet-4-5"]
                 twig_llm::ProviderKind::Anthropic
             );
             assert_eq!(s.llm.prices["gpt-4o"].output_per_mtok, 8.0);
+            let local = &s.llm.providers["local"];
+            assert_eq!(local.models, vec!["qwen", "mistral"]);
+            assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:8000/v1"));
             Ok(())
         });
     }

@@ -39,6 +39,9 @@ pub struct OpenAiSettings {
     /// Body field of the output limit: `max_tokens` (most servers) or
     /// `max_completion_tokens` (OpenAI's reasoning models).
     pub max_tokens_field: String,
+    /// Ask for usage in streams (`stream_options.include_usage`); off for servers that
+    /// reject the field (Azure before api-version 2024-09-01-preview).
+    pub stream_usage: bool,
 }
 
 impl std::fmt::Debug for OpenAiSettings {
@@ -148,7 +151,7 @@ impl WireFormat for OpenAiWire {
             messages.push(json!({"role": role, "content": m.content}));
         }
         let mut body = json!({"model": req.model, "messages": messages, "stream": stream});
-        if stream {
+        if stream && s.stream_usage {
             body["stream_options"] = json!({"include_usage": true});
         }
         if let Some(t) = req.temperature {
@@ -299,6 +302,7 @@ mod tests {
             api_key: None,
             flavor: Flavor::OpenAi,
             max_tokens_field: "max_tokens".into(),
+            stream_usage: true,
         })
     }
 

@@ -40,6 +40,7 @@ pub fn openai_model(base: &str, policy: CallPolicy) -> Arc<dyn ChatModel> {
             api_key: Some("sk-test".into()),
             flavor: Flavor::OpenAi,
             max_tokens_field: "max_tokens".into(),
+            stream_usage: true,
         },
         policy,
     )

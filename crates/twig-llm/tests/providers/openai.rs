@@ -72,11 +72,23 @@ async fn azure_uses_the_deployment_url_and_api_key_header() {
                 api_version: "2024-10-21".into(),
             },
             max_tokens_field: "max_completion_tokens".into(),
+            stream_usage: false,
         },
         fast_policy(),
     )
     .unwrap();
     m.complete(request("my-gpt4o")).await.unwrap();
+    srv.set_replies(vec![Reply::sse(
+        openai_sse(&["ok"], None, true),
+        End::Close,
+    )]);
+    let (text, usage, _) = drain(m.stream(request("my-gpt4o")).await.unwrap()).await;
+    assert_eq!(
+        (text.as_str(), usage),
+        ("ok", None),
+        "no usage asked, none given"
+    );
+    assert!(srv.seen()[1].body.get("stream_options").is_none());
     let seen = &srv.seen()[0];
     assert_eq!(
         seen.path_and_query,
@@ -99,6 +111,7 @@ async fn no_key_sends_no_authorization() {
             api_key: None,
             flavor: Flavor::OpenAi,
             max_tokens_field: "max_tokens".into(),
+            stream_usage: true,
         },
         fast_policy(),
     )
