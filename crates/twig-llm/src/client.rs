@@ -127,7 +127,7 @@ impl<W: WireFormat> HttpChatModel<W> {
             return Ok(resp);
         }
         let wait = retry_after(resp.headers());
-        let body = resp.text().await.unwrap_or_default();
+        let body = error_body(resp).await;
         Err(Failure::from_status(
             status.as_u16(),
             self.wire.error_message(&body),
@@ -175,6 +175,21 @@ impl<W: WireFormat> HttpChatModel<W> {
             }
         }
     }
+}
+
+/// The start of an error body: enough for its message, bounded so that a proxy's
+/// endless error page cannot hold the call.
+async fn error_body(mut resp: reqwest::Response) -> String {
+    const LIMIT: usize = 16 * 1024;
+    let mut buf = Vec::new();
+    while buf.len() < LIMIT {
+        match resp.chunk().await {
+            Ok(Some(c)) => buf.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    buf.truncate(LIMIT);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 type EventStream =

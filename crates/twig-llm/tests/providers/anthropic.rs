@@ -151,3 +151,65 @@ async fn overloaded_529_then_success() {
     assert_eq!(srv.hits(), 2);
     assert!(t.elapsed() < Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn rate_limited_with_retry_after_then_streams() {
+    let srv = Server::start(vec![
+        Reply::json(
+            429,
+            anthropic_error(
+                "rate_limit_error",
+                "Number of request tokens has exceeded your per-minute rate limit",
+            ),
+        )
+        .with_header("retry-after", "1"),
+        Reply::sse(
+            anthropic_sse(&["after ", "waiting"], 7, 2, true),
+            End::Close,
+        ),
+    ])
+    .await;
+    let t = std::time::Instant::now();
+    let policy = twig_llm::CallPolicy {
+        first_byte_timeout: Duration::from_secs(3),
+        ..fast_policy()
+    };
+    let s = anthropic_model(&srv.url, policy)
+        .stream(request("claude-sonnet-4-5"))
+        .await
+        .unwrap();
+    let (text, usage, err) = drain(s).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(text, "after waiting");
+    assert_eq!(
+        usage,
+        Some(Usage {
+            input_tokens: 7,
+            output_tokens: 2
+        })
+    );
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(srv.hits(), 2);
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_connection() {
+    use futures::StreamExt;
+    let mut chunks = anthropic_sse(&["first"], 5, 1, false);
+    chunks.truncate(4);
+    let srv = Server::start(vec![Reply::sse(chunks, End::KeepAlive)]).await;
+    let policy = twig_llm::CallPolicy {
+        idle_timeout: Duration::from_secs(30),
+        ..fast_policy()
+    };
+    let mut s = anthropic_model(&srv.url, policy)
+        .stream(request("claude-sonnet-4-5"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.next().await.unwrap().unwrap(),
+        twig_core::llm::ChatEvent::Delta("first".into())
+    );
+    drop(s);
+    assert!(srv.wait_closed(Duration::from_secs(3)).await);
+}
