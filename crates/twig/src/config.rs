@@ -313,7 +313,7 @@ admin_burst = 60
 # base_url = "https://RESOURCE.openai.azure.com"
 # api_key_env = "AZURE_OPENAI_API_KEY"
 # api_version = "2024-10-21"
-# upstream = { "gpt-4o" = "my-gpt4o-deployment" }
+# upstream = { "gpt-4o-azure" = "my-gpt4o-deployment" }
 #
 # [llm.providers.anthropic]
 # kind = "anthropic"
@@ -695,5 +695,30 @@ models = ["claude-sonnet-4-5"]
             let msg = format!("{err:#}");
             assert!(msg.contains(expect) && msg.contains("llm"), "{toml}: {msg}");
         }
+    }
+
+    #[test]
+    fn commented_llm_example_is_a_valid_configuration() {
+        // Uncomment the settings of the printed [llm] section and build the registry from them.
+        let text: String = DEFAULT_TOML
+            .lines()
+            .skip_while(|l| *l != "[llm]")
+            .take_while(|l| *l != "[log]")
+            .filter_map(|l| match l.strip_prefix("# ") {
+                Some(r) if r.starts_with("[llm") || r.contains(" = ") => Some(r),
+                Some(_) => None,
+                None => (!l.starts_with('#')).then_some(l),
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let llm: twig_llm::LlmConfig = Figment::from(Toml::string(&text))
+            .extract_inner("llm")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(llm.providers.len(), 4, "{text}");
+        let reg = twig_llm::Registry::from_config_with_env(&llm, |_| Some("key".into()))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use twig_core::llm::ModelRegistry;
+        assert_eq!(reg.default_model(), "gpt-4o-mini");
+        assert!(reg.route("llama").is_some() && reg.route("claude-3-sonnet").is_some());
     }
 }
