@@ -33,6 +33,8 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Chat models: providers, default model, prices.
+    pub llm: twig_llm::LlmConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -250,6 +252,7 @@ impl Default for Settings {
             search: SearchSettings::default(),
             rate_limits: RateLimitSettings::default(),
             webhooks: WebhookSettings::default(),
+            llm: twig_llm::LlmConfig::default(),
             log: LogSettings::default(),
         }
     }
@@ -355,6 +358,71 @@ retry_delays_secs = [60.0, 300.0, 1800.0, 3600.0, 10800.0, 21600.0, 43200.0]
 disable_after_hours = 72.0
 # Hours the previous secret keeps signing (a second v1 in X-Twig-Signature) after a rotation.
 rotation_grace_hours = 24.0
+[llm]
+# Chat models that answer queries. Without providers only "extractive" exists: the offline
+# answerer that composes answers from the retrieved passages and needs no key.
+# Model of new agents that name none (TWIG_LLM__DEFAULT_MODEL). Unset: "extractive" without
+# providers, else the first model of the first provider (providers sorted by name).
+# default_model = "gpt-4o-mini"
+
+# One table per provider, named as you like. kind: "openai" (any OpenAI-compatible Chat
+# Completions server: OpenAI, Ollama, vLLM, llama.cpp, LM Studio), "azure" (Azure OpenAI) or
+# "anthropic". Keys are read from the environment variable api_key_env names, never from here.
+# A model name may be served by one provider only; `upstream` maps agent model names to the
+# provider's names (Azure: deployment names). Startup fails on a bad provider or a missing key.
+#
+# [llm.providers.openai]
+# kind = "openai"
+# base_url = "https://api.openai.com/v1"        # the default for kind "openai"
+# api_key_env = "OPENAI_API_KEY"
+# models = ["gpt-4o", "gpt-4o-mini"]
+# upstream = { "gpt-4" = "gpt-4o" }
+# max_tokens_field = "max_tokens"              # "max_completion_tokens" for reasoning models
+# stream_usage = true                           # stream_options.include_usage; false if refused
+#
+# [llm.providers.ollama]
+# kind = "openai"
+# base_url = "http://127.0.0.1:11434/v1"       # no api_key_env: no key
+# upstream = { "llama" = "llama3.2:3b" }
+#
+# [llm.providers.azure]
+# kind = "azure"
+# base_url = "https://RESOURCE.openai.azure.com"
+# api_key_env = "AZURE_OPENAI_API_KEY"
+# api_version = "2024-10-21"
+# upstream = { "gpt-4o-azure" = "my-gpt4o-deployment" }
+#
+# [llm.providers.anthropic]
+# kind = "anthropic"
+# base_url = "https://api.anthropic.com/v1"     # the default for kind "anthropic"
+# api_key_env = "ANTHROPIC_API_KEY"
+# api_version = "2023-06-01"                    # the anthropic-version header
+# models = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+# upstream = { "claude-3-sonnet" = "claude-sonnet-4-5" }
+# default_max_tokens = 1024                     # the API requires max_tokens
+#
+# Call policy of every provider, with these defaults (milliseconds): retries only on 429
+# (honouring Retry-After up to retry_after_max_ms), 5xx and connection failures; streams
+# retry only before their first text; after breaker_failures consecutive failures the
+# provider is not called for breaker_cooldown_ms, then one probe decides.
+# connect_timeout_ms = 5000
+# first_byte_timeout_ms = 30000                 # streaming: until the first text
+# idle_timeout_ms = 30000                       # streaming: longest silence
+# request_timeout_ms = 120000                   # non-streaming: the whole answer
+# max_retries = 2
+# backoff_base_ms = 500
+# backoff_max_ms = 8000
+# retry_after_max_ms = 30000
+# breaker_failures = 5
+# breaker_cooldown_ms = 30000
+# max_in_flight = 64                            # calls and open streams at once; more are refused
+
+# Prices in US dollars per million tokens, for cost_usd. Common OpenAI and Anthropic models
+# are built in (dated snapshots such as gpt-4o-2024-08-06 cost what their family does);
+# entries here override them or add others, by agent model name or upstream name.
+# [llm.prices]
+# "gpt-4o" = { input_per_mtok = 2.5, output_per_mtok = 10.0 }
+# "llama" = { input_per_mtok = 0.0, output_per_mtok = 0.0 }
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -442,8 +510,12 @@ fn check_unknown_keys(path: &Path) -> anyhow::Result<()> {
             let Some(known_v) = known.get(k) else {
                 bail!("unknown setting `{name}` in the config file")
             };
-            if let (toml::Value::Table(sub), serde_json::Value::Object(_)) = (v, known_v) {
-                walk(sub, known_v, &name)?;
+            // An empty object in the defaults is a map with free keys (`llm.providers`);
+            // its entries are checked by serde's `deny_unknown_fields` instead.
+            if let (toml::Value::Table(sub), serde_json::Value::Object(o)) = (v, known_v) {
+                if !o.is_empty() {
+                    walk(sub, known_v, &name)?;
+                }
             }
         }
         Ok(())
@@ -639,5 +711,114 @@ mod tests {
             no_env()
         )
         .is_err());
+    }
+
+    #[test]
+    fn llm_section_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twig.toml");
+        std::fs::write(
+            &path,
+            r#"
+[llm]
+default_model = "gpt-4o"
+
+[llm.providers.openai]
+kind = "openai"
+api_key_env = "OPENAI_API_KEY"
+models = ["gpt-4o"]
+upstream = { "gpt-4" = "gpt-4o" }
+max_retries = 4
+
+[llm.providers.claude]
+kind = "anthropic"
+api_key_env = "ANTHROPIC_API_KEY"
+models = ["claude-sonnet-4-5"]
+
+[llm.prices]
+"gpt-4o" = { input_per_mtok = 2.0, output_per_mtok = 8.0 }
+"#,
+        )
+        .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TWIG_LLM__DEFAULT_MODEL", "claude-sonnet-4-5");
+            jail.set_env("TWIG_LLM__PROVIDERS__OPENAI__IDLE_TIMEOUT_MS", "1500");
+            // A whole provider from the environment alone (containers).
+            jail.set_env(
+                "TWIG_LLM__PROVIDERS__LOCAL__BASE_URL",
+                "http://127.0.0.1:8000/v1",
+            );
+            jail.set_env(
+                "TWIG_LLM__PROVIDERS__LOCAL__MODELS",
+                "[\"qwen\", \"mistral\"]",
+            );
+            let s = load_with_env(
+                Some(&path),
+                &FlagOverrides::default(),
+                Env::prefixed("TWIG_").split("__"),
+            )
+            .unwrap();
+            assert_eq!(s.llm.default_model.as_deref(), Some("claude-sonnet-4-5"));
+            let openai = &s.llm.providers["openai"];
+            assert_eq!(openai.kind, twig_llm::ProviderKind::OpenAi);
+            assert_eq!(openai.upstream["gpt-4"], "gpt-4o");
+            assert_eq!(openai.max_retries, 4);
+            assert_eq!(openai.idle_timeout_ms, 1500, "env reaches into a provider");
+            assert_eq!(
+                openai.connect_timeout_ms, 5000,
+                "unset fields keep defaults"
+            );
+            assert_eq!(
+                s.llm.providers["claude"].kind,
+                twig_llm::ProviderKind::Anthropic
+            );
+            assert_eq!(s.llm.prices["gpt-4o"].output_per_mtok, 8.0);
+            let local = &s.llm.providers["local"];
+            assert_eq!(local.models, vec!["qwen", "mistral"]);
+            assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:8000/v1"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn llm_section_rejects_typos_and_unknown_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("twig.toml");
+        for (toml, expect) in [
+            ("[llm.providers.x]\nkind = \"gemini\"\n", "`gemini`"),
+            ("[llm.providers.x]\napi_key = \"sk-secret\"\n", "api_key"),
+            ("[llm]\ndefault_modle = \"x\"\n", "default_modle"),
+            ("[llm.prices]\n\"m\" = { input = 1.0 }\n", "input"),
+        ] {
+            std::fs::write(&path, toml).unwrap();
+            let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(msg.contains(expect) && msg.contains("llm"), "{toml}: {msg}");
+        }
+    }
+
+    #[test]
+    fn commented_llm_example_is_a_valid_configuration() {
+        // Uncomment the settings of the printed [llm] section and build the registry from them.
+        let text: String = DEFAULT_TOML
+            .lines()
+            .skip_while(|l| *l != "[llm]")
+            .take_while(|l| *l != "[log]")
+            .filter_map(|l| match l.strip_prefix("# ") {
+                Some(r) if r.starts_with("[llm") || r.contains(" = ") => Some(r),
+                Some(_) => None,
+                None => (!l.starts_with('#')).then_some(l),
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let llm: twig_llm::LlmConfig = Figment::from(Toml::string(&text))
+            .extract_inner("llm")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(llm.providers.len(), 4, "{text}");
+        let reg = twig_llm::Registry::from_config_with_env(&llm, |_| Some("key".into()))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        use twig_core::llm::ModelRegistry;
+        assert_eq!(reg.default_model(), "gpt-4o-mini");
+        assert!(reg.route("llama").is_some() && reg.route("claude-3-sonnet").is_some());
     }
 }

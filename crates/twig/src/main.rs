@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod config;
+mod models;
 mod retrieval;
 mod serve;
 mod telemetry;

@@ -10,6 +10,8 @@ use twig_core::service::keys;
 
 /// Runs the server with `settings`.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Before anything else: a bad provider or a missing key stops the start here.
+    let models = crate::models::open(&settings)?;
     let store = open_store(&settings).await?;
     if let Some((org, key, secret)) = keys::bootstrap(store.as_ref())
         .await
@@ -58,6 +60,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(runner.run(jobs_stopped));
+    // merged with the answering pipeline: `models` becomes AppState's `models`.
+    let _models = models;
     let state = AppState {
         store,
         retriever,

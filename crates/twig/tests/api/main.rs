@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod kb;
 mod keys;
+mod llm;
 mod ratelimits;
 mod scopes;
 mod server;

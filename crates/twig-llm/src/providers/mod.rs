@@ -1,0 +1,4 @@
+//! One module per wire format.
+
+pub mod anthropic;
+pub mod openai;
