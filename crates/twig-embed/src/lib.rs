@@ -38,7 +38,7 @@ pub enum EmbedError {
         source: std::io::Error,
     },
     /// Every way of obtaining the model failed.
-    #[error("could not obtain the embedding model: {0}")]
+    #[error("could not obtain the model files: {0}")]
     Fetch(String),
     /// A model file did not have the expected sha256.
     #[error("checksum mismatch for {file}: expected {expected}, got {actual}")]

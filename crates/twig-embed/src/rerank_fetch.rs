@@ -9,9 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::fetch::{chain, models_cache_dir, sha256_file};
-use crate::EmbedError;
+use crate::{EmbedError, RERANK_MODEL_ID};
 
 const HUB_BASE: &str = "https://huggingface.co/cross-encoder/ms-marco-MiniLM-L6-v2/resolve/main";
+
+const BY_HAND: &str =
+    "No PyPI package is known to ship these weights. To install them by hand, put \
+     model.safetensors, tokenizer.json and config.json of cross-encoder/ms-marco-MiniLM-L6-v2 in a \
+     directory and set TWIG_RERANK_MODEL_DIR (or `[rerank] model_dir`) to it";
 
 const FILES: [&str; 3] = ["model.safetensors", "tokenizer.json", "config.json"];
 
@@ -56,6 +61,10 @@ fn check_sha(path: &Path, expected: &str) -> Result<(), EmbedError> {
 /// `sha256` pins the weights; without it, a download is still checked against the
 /// sha256 the hub declares for the file (its `X-Linked-Etag`).
 pub fn ensure_reranker(dir: &Path, sha256: Option<&str>) -> Result<PathBuf, EmbedError> {
+    ensure_from(HUB_BASE, dir, sha256)
+}
+
+fn ensure_from(base: &str, dir: &Path, sha256: Option<&str>) -> Result<PathBuf, EmbedError> {
     if verify_reranker_dir(dir, sha256).is_ok() {
         return Ok(dir.to_path_buf());
     }
@@ -65,17 +74,14 @@ pub fn ensure_reranker(dir: &Path, sha256: Option<&str>) -> Result<PathBuf, Embe
         .prefix(".fetch-")
         .tempdir_in(dir)
         .map_err(|e| EmbedError::io(format!("creating a temp dir in {}", dir.display()), e))?;
-    fetch_from_hub(HUB_BASE, staging.path(), sha256).map_err(|e| {
-        EmbedError::Fetch(format!(
-            "Hugging Face hub: {}. No PyPI package is known to ship these weights. To install \
-             them by hand, put model.safetensors, tokenizer.json and config.json of \
-             cross-encoder/ms-marco-MiniLM-L6-v2 in a directory and set TWIG_RERANK_MODEL_DIR \
-             (or `[rerank] model_dir`) to it",
-            match &e {
-                EmbedError::Fetch(m) => m.clone(),
-                other => other.to_string(),
-            }
-        ))
+    fetch_from_hub(base, staging.path(), sha256).map_err(|e| match e {
+        EmbedError::Checksum { .. } => e,
+        EmbedError::Fetch(m) => EmbedError::Fetch(format!(
+            "{RERANK_MODEL_ID}: Hugging Face hub: {m}. {BY_HAND}"
+        )),
+        other => EmbedError::Fetch(format!(
+            "{RERANK_MODEL_ID}: Hugging Face hub: {other}. {BY_HAND}"
+        )),
     })?;
     verify_reranker_dir(staging.path(), sha256)?;
     // Weights last: a directory with weights in place is then complete.
@@ -138,6 +144,74 @@ fn fetch_from_hub(base: &str, dest: &Path, pinned: Option<&str>) -> Result<(), E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::routing::get;
+
+    const SHA_OF_X: &str = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+
+    /// A loopback stand-in for the hub: HEAD on the weights answers 302 with
+    /// `X-Linked-Etag` as huggingface.co does; GET serves every file as "x".
+    fn fake_hub(declared: &'static str) -> String {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let head = move || async move {
+                    let mut h = HeaderMap::new();
+                    h.insert("x-linked-etag", format!("\"{declared}\"").parse().unwrap());
+                    h.insert(header::LOCATION, "/cdn/model.safetensors".parse().unwrap());
+                    (StatusCode::FOUND, h)
+                };
+                let app = axum::Router::new()
+                    .route("/m/model.safetensors", get(|| async { "x" }).head(head))
+                    .route("/m/{name}", get(|| async { "x" }));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        format!("http://{}/m", rx.recv().unwrap())
+    }
+
+    #[test]
+    fn download_is_checked_against_the_declared_sha256() {
+        let good = fake_hub(SHA_OF_X);
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("ce");
+        assert_eq!(ensure_from(&good, &target, None).unwrap(), target);
+        assert_eq!(
+            fs::read_to_string(target.join("model.safetensors")).unwrap(),
+            "x"
+        );
+        let leftovers = fs::read_dir(&target).unwrap().count();
+        assert_eq!(leftovers, 3, "staging dir removed");
+
+        let bad = fake_hub("00000000000000000000000000000000000000000000000000000000000000ff");
+        let other = dir.path().join("bad");
+        let err = ensure_from(&bad, &other, None).unwrap_err();
+        assert!(matches!(err, EmbedError::Checksum { .. }), "{err}");
+        assert!(
+            !other.join("model.safetensors").exists(),
+            "nothing moved into place"
+        );
+        // A pin overrides what the server declares.
+        let err = ensure_from(&good, &other, Some(&"1".repeat(64))).unwrap_err();
+        assert!(matches!(err, EmbedError::Checksum { .. }), "{err}");
+    }
+
+    #[test]
+    fn unreachable_hub_says_how_to_install_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ensure_from("http://127.0.0.1:9/m", dir.path(), None).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("TWIG_RERANK_MODEL_DIR") && msg.contains("tokenizer.json"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn missing_files_and_wrong_pin_are_refused() {
@@ -147,8 +221,7 @@ mod tests {
             fs::write(dir.path().join(name), b"x").unwrap();
         }
         assert!(verify_reranker_dir(dir.path(), None).is_ok());
-        let sha_of_x = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
-        assert!(verify_reranker_dir(dir.path(), Some(sha_of_x)).is_ok());
+        assert!(verify_reranker_dir(dir.path(), Some(SHA_OF_X)).is_ok());
         assert!(matches!(
             verify_reranker_dir(dir.path(), Some(&"0".repeat(64))),
             Err(EmbedError::Checksum { .. })
