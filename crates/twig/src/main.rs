@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod config;
+mod rerank;
 mod retrieval;
 mod serve;
 mod telemetry;
