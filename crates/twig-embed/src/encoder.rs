@@ -248,7 +248,7 @@ where
         results.extend(run());
     } else {
         std::thread::scope(|scope| -> Result<(), EmbedError> {
-            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(&run)).collect();
+            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
             results.extend(run());
             for h in handles {
                 results.extend(

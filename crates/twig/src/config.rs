@@ -171,8 +171,8 @@ impl Default for SearchSettings {
     }
 }
 
-/// `[rerank]` section.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[rerank]` section (all off/empty by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RerankSettings {
     /// Load the in-process cross-encoder (ms-marco-MiniLM-L6-v2) at startup.
@@ -183,17 +183,6 @@ pub struct RerankSettings {
     pub sha256: String,
     /// Threads one scoring call uses (0: all cores).
     pub threads: usize,
-}
-
-impl Default for RerankSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            model_dir: None,
-            sha256: String::new(),
-            threads: 0,
-        }
-    }
 }
 
 /// `[log]` section.

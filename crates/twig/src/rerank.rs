@@ -12,6 +12,7 @@ pub async fn reranker(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Rera
         return Ok(None);
     }
     let dir = settings.rerank_dir();
+    let dir_shown = dir.clone();
     let sha = Some(settings.rerank.sha256.clone()).filter(|s| !s.is_empty());
     let threads = settings.rerank.threads;
     let ce = tokio::task::spawn_blocking(move || -> anyhow::Result<twig_embed::CrossEncoder> {
@@ -32,6 +33,6 @@ pub async fn reranker(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Rera
     })
     .await
     .context("reranker loading task failed")??;
-    tracing::info!(model = ce.model_id(), "reranker loaded");
+    tracing::info!(model = ce.model_id(), dir = %dir_shown.display(), "reranker loaded");
     Ok(Some(Arc::new(ce)))
 }
