@@ -154,60 +154,25 @@ impl Encoder {
         };
         let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
 
-        // Longest first: similar lengths share a batch and big batches start early.
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-        let per_thread = texts.len().div_ceil(self.opts.threads);
-        let batch_size = self.opts.batch_size.min(per_thread).max(1);
-        let mut batches: Vec<Vec<usize>> = Vec::new();
-        let mut cur: Vec<usize> = Vec::new();
-        let mut cur_tokens = 0;
-        for &i in &order {
-            let n = ids[i].len();
-            if !cur.is_empty()
-                && (cur.len() == batch_size || cur_tokens + n > self.opts.max_batch_tokens)
-            {
-                batches.push(std::mem::take(&mut cur));
-                cur_tokens = 0;
-            }
-            cur.push(i);
-            cur_tokens += n;
-        }
-        batches.push(cur);
-
+        let lens: Vec<usize> = ids.iter().map(|q| q.len()).collect();
+        let batches = plan_batches(
+            &lens,
+            self.opts.threads,
+            self.opts.batch_size,
+            self.opts.max_batch_tokens,
+        );
         let dim = self.dim();
-        let next = AtomicUsize::new(0);
-        let run = || -> Vec<(usize, Vec<f32>)> {
-            let mut scratch = self.take_scratch();
-            let mut done = Vec::new();
-            loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                let Some(batch) = batches.get(b) else { break };
+        let results = run_batches(
+            &batches,
+            self.opts.threads,
+            &self.scratch,
+            |batch, scratch| {
                 let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i]).collect();
                 let mut out = vec![0.0f32; seqs.len() * dim];
-                self.bert.embed_packed(&seqs, &mut scratch, &mut out);
-                done.push((b, out));
-            }
-            self.put_scratch(scratch);
-            done
-        };
-        let workers = self.opts.threads.min(batches.len());
-        let mut results = Vec::with_capacity(batches.len());
-        if workers <= 1 {
-            results.extend(run());
-        } else {
-            std::thread::scope(|scope| -> Result<(), EmbedError> {
-                let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
-                results.extend(run());
-                for h in handles {
-                    results.extend(
-                        h.join()
-                            .map_err(|_| EmbedError::Worker("worker thread panicked".into()))?,
-                    );
-                }
-                Ok(())
-            })?;
-        }
+                self.bert.embed_packed(&seqs, scratch, &mut out);
+                out
+            },
+        )?;
 
         let mut out = vec![Vec::new(); texts.len()];
         for (b, flat) in results {
@@ -217,20 +182,84 @@ impl Encoder {
         }
         Ok(out)
     }
+}
 
-    fn take_scratch(&self) -> Scratch {
-        self.scratch
+/// Groups input indices into batches: longest first, so similar lengths share a
+/// batch and big batches start early; at most `batch_size` inputs (fewer when
+/// that leaves threads idle) and `max_batch_tokens` tokens per batch.
+pub(crate) fn plan_batches(
+    lens: &[usize],
+    threads: usize,
+    batch_size: usize,
+    max_batch_tokens: usize,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
+    let per_thread = lens.len().div_ceil(threads.max(1));
+    let batch_size = batch_size.min(per_thread).max(1);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_tokens = 0;
+    for &i in &order {
+        let n = lens[i];
+        if !cur.is_empty() && (cur.len() == batch_size || cur_tokens + n > max_batch_tokens) {
+            batches.push(std::mem::take(&mut cur));
+            cur_tokens = 0;
+        }
+        cur.push(i);
+        cur_tokens += n;
+    }
+    batches.push(cur);
+    batches
+}
+
+/// Runs `work` over every batch on up to `threads` scoped threads, each with a
+/// scratch from `pool`; returns (batch index, output) pairs in no set order.
+pub(crate) fn run_batches<F>(
+    batches: &[Vec<usize>],
+    threads: usize,
+    pool: &Mutex<Vec<Scratch>>,
+    work: F,
+) -> Result<Vec<(usize, Vec<f32>)>, EmbedError>
+where
+    F: Fn(&[usize], &mut Scratch) -> Vec<f32> + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let run = || -> Vec<(usize, Vec<f32>)> {
+        let mut scratch = pool
             .lock()
             .map(|mut p| p.pop())
             .unwrap_or(None)
-            .unwrap_or_default()
-    }
-
-    fn put_scratch(&self, s: Scratch) {
-        if let Ok(mut pool) = self.scratch.lock() {
-            pool.push(s);
+            .unwrap_or_default();
+        let mut done = Vec::new();
+        loop {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            let Some(batch) = batches.get(b) else { break };
+            done.push((b, work(batch, &mut scratch)));
         }
+        if let Ok(mut p) = pool.lock() {
+            p.push(scratch);
+        }
+        done
+    };
+    let workers = threads.min(batches.len());
+    let mut results = Vec::with_capacity(batches.len());
+    if workers <= 1 {
+        results.extend(run());
+    } else {
+        std::thread::scope(|scope| -> Result<(), EmbedError> {
+            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
+            results.extend(run());
+            for h in handles {
+                results.extend(
+                    h.join()
+                        .map_err(|_| EmbedError::Worker("worker thread panicked".into()))?,
+                );
+            }
+            Ok(())
+        })?;
     }
+    Ok(results)
 }
 
 #[cfg(test)]

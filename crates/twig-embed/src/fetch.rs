@@ -49,12 +49,17 @@ pub fn default_model_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TWIG_MODEL_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
+    models_cache_dir().join("all-MiniLM-L6-v2")
+}
+
+/// `$XDG_CACHE_HOME` or `~/.cache`, + `twig/models`.
+pub(crate) fn models_cache_dir() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    cache.join("twig").join("models").join("all-MiniLM-L6-v2")
+    cache.join("twig").join("models")
 }
 
 /// Returns verified model files in `dir`, downloading them first if needed.
@@ -97,7 +102,7 @@ fn detail(e: &EmbedError) -> String {
 }
 
 /// `e` and its sources, because reqwest's top-level message omits the cause.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -120,6 +125,20 @@ fn verify_dir(dir: &Path) -> Result<(), EmbedError> {
 }
 
 fn verify_sha256(path: &Path) -> Result<(), EmbedError> {
+    let actual = sha256_file(path)?;
+    if actual == MODEL_SHA256 {
+        Ok(())
+    } else {
+        Err(EmbedError::Checksum {
+            file: path.display().to_string(),
+            expected: MODEL_SHA256.to_string(),
+            actual,
+        })
+    }
+}
+
+/// Hex sha256 of a file's bytes.
+pub(crate) fn sha256_file(path: &Path) -> Result<String, EmbedError> {
     let mut file = fs::File::open(path)
         .map_err(|e| EmbedError::io(format!("opening {}", path.display()), e))?;
     let mut hasher = Sha256::new();
@@ -133,16 +152,7 @@ fn verify_sha256(path: &Path) -> Result<(), EmbedError> {
         }
         hasher.update(&buf[..n]);
     }
-    let actual = hex(&hasher.finalize());
-    if actual == MODEL_SHA256 {
-        Ok(())
-    } else {
-        Err(EmbedError::Checksum {
-            file: path.display().to_string(),
-            expected: MODEL_SHA256.to_string(),
-            actual,
-        })
-    }
+    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

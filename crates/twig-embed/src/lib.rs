@@ -1,4 +1,5 @@
-//! In-process sentence embeddings with all-MiniLM-L6-v2 on the CPU.
+//! In-process sentence embeddings with all-MiniLM-L6-v2 on the CPU, and a
+//! cross-encoder reranker (ms-marco-MiniLM-L6-v2 shape) on the same forward pass.
 //!
 //! The BERT forward pass is hand-written for this one architecture (packed
 //! sequences without padding, prepacked weights, AVX-512 sgemm where the CPU
@@ -10,9 +11,13 @@ pub mod fetch;
 mod kernels;
 mod model;
 pub mod openai;
+mod rerank;
+pub mod rerank_fetch;
 
 pub use encoder::{Encoder, EncoderOptions};
 pub use fetch::{default_model_dir, ensure_model, ModelFiles, MODEL_SHA256};
+pub use rerank::{CrossEncoder, CrossEncoderOptions, RERANK_MODEL_ID};
+pub use rerank_fetch::{default_rerank_dir, ensure_reranker, verify_reranker_dir};
 
 /// Hugging Face id of the model this crate runs.
 pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -33,7 +38,7 @@ pub enum EmbedError {
         source: std::io::Error,
     },
     /// Every way of obtaining the model failed.
-    #[error("could not obtain the embedding model: {0}")]
+    #[error("could not obtain the model files: {0}")]
     Fetch(String),
     /// A model file did not have the expected sha256.
     #[error("checksum mismatch for {file}: expected {expected}, got {actual}")]

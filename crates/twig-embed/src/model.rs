@@ -7,7 +7,7 @@ use safetensors::{Dtype, SafeTensors};
 use crate::kernels::{self, AlignedVec, Epilogue, PackedWeight, HEAD_DIM};
 use crate::EmbedError;
 
-const HIDDEN: usize = 384;
+pub(crate) const HIDDEN: usize = 384;
 const HEADS: usize = 12;
 const INTER: usize = 1536;
 const LAYERS: usize = 6;
@@ -29,11 +29,12 @@ struct Layer {
     ln2_b: Vec<f32>,
 }
 
-/// all-MiniLM-L6-v2 weights, prepacked for the sgemm kernel.
+/// BERT encoder weights (MiniLM-L6-H384 shape), prepacked for the sgemm kernel.
 pub struct Bert {
     word: Vec<f32>,
     pos: Vec<f32>,
-    token_type0: Vec<f32>,
+    /// Rows for token type 0 and 1 (the second segment of a pair).
+    token_type: Vec<f32>,
     emb_ln_g: Vec<f32>,
     emb_ln_b: Vec<f32>,
     layers: Vec<Layer>,
@@ -52,6 +53,13 @@ pub struct Scratch {
     scores: Vec<f32>,
     apack: Option<AlignedVec>,
     attn: kernels::AttnScratch,
+}
+
+impl Scratch {
+    /// Hidden states left by the last [`Bert::forward`] (and more, past its tokens).
+    pub(crate) fn hidden(&self) -> &[f32] {
+        &self.hidden
+    }
 }
 
 fn grow(v: &mut Vec<f32>, len: usize) {
@@ -92,29 +100,18 @@ impl Bert {
 
     /// Loads and prepacks the weights from a safetensors file.
     pub fn load(path: &Path) -> Result<Bert, EmbedError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| EmbedError::io(format!("reading {}", path.display()), e))?;
-        let st =
-            SafeTensors::deserialize(&bytes).map_err(|e| EmbedError::Weights(e.to_string()))?;
-        let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, EmbedError> {
-            let t = st
-                .tensor(name)
-                .map_err(|e| EmbedError::Weights(format!("{name}: {e}")))?;
-            if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(EmbedError::Weights(format!(
-                    "{name}: expected F32 {shape:?}, found {:?} {:?}",
-                    t.dtype(),
-                    t.shape()
-                )));
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        };
+        let bytes = read_file(path)?;
+        let st = parse_safetensors(&bytes)?;
+        Self::from_safetensors(&st, "")
+    }
+
+    /// Loads the encoder from tensors whose names start with `prefix` (e.g. `bert.`).
+    pub fn from_safetensors(st: &SafeTensors<'_>, prefix: &str) -> Result<Bert, EmbedError> {
+        let get = |name: &str, shape: &[usize]| tensor(st, &format!("{prefix}{name}"), shape);
+        let word_name = format!("{prefix}embeddings.word_embeddings.weight");
         let word_shape = st
-            .tensor("embeddings.word_embeddings.weight")
-            .map_err(|e| EmbedError::Weights(e.to_string()))?
+            .tensor(&word_name)
+            .map_err(|e| EmbedError::Weights(format!("{word_name}: {e}")))?
             .shape()
             .to_vec();
         let vocab = word_shape.first().copied().unwrap_or(0);
@@ -161,7 +158,7 @@ impl Bert {
         Ok(Bert {
             word,
             pos,
-            token_type0: tt[..HIDDEN].to_vec(),
+            token_type: tt,
             emb_ln_g: get("embeddings.LayerNorm.weight", &[HIDDEN])?,
             emb_ln_b: get("embeddings.LayerNorm.bias", &[HIDDEN])?,
             layers,
@@ -177,6 +174,35 @@ impl Bert {
     /// Embeds sequences of token ids (each with [CLS]/[SEP], at most 512 long),
     /// writing one mean-pooled, L2-normalised vector per sequence into `out`.
     pub fn embed_packed(&self, seqs: &[&[u32]], s: &mut Scratch, out: &mut [f32]) {
+        self.forward(seqs, None, s);
+        // Mean pooling over every token (the mask covers [CLS] and [SEP] too), then L2.
+        let mut start = 0;
+        for (seq, dst) in seqs.iter().zip(out.chunks_exact_mut(HIDDEN)) {
+            let n = seq.len();
+            dst.fill(0.0);
+            for r in start..start + n {
+                for (o, v) in dst.iter_mut().zip(&s.hidden[r * HIDDEN..(r + 1) * HIDDEN]) {
+                    *o += v;
+                }
+            }
+            let inv_n = 1.0 / n.max(1) as f32;
+            let norm = dst
+                .iter()
+                .map(|v| (v * inv_n) * (v * inv_n))
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-12);
+            for o in dst.iter_mut() {
+                *o = *o * inv_n / norm;
+            }
+            start += n;
+        }
+    }
+
+    /// Runs the encoder over packed sequences, leaving the last hidden states of
+    /// all tokens, in order, at the start of `s.hidden` (`HIDDEN` floats per token).
+    /// `types` gives token type ids per sequence (0 or 1); `None` means all 0.
+    pub fn forward(&self, seqs: &[&[u32]], types: Option<&[&[u32]]>, s: &mut Scratch) {
         let total: usize = seqs.iter().map(|q| q.len()).sum();
         let t = total;
         grow(&mut s.hidden, t * HIDDEN);
@@ -190,16 +216,21 @@ impl Bert {
         grow(&mut s.scores, scores_len);
         let apack = s.apack.get_or_insert_with(|| AlignedVec::zeros(0));
 
-        // Embeddings: word + position + token type 0, then layer norm.
+        // Embeddings: word + position + token type, then layer norm.
         let mut row = 0;
-        for seq in seqs {
+        for (i, seq) in seqs.iter().enumerate() {
+            let seq_types = types.and_then(|t| t.get(i));
             for (p, &id) in seq.iter().enumerate() {
                 let id = (id as usize).min(self.vocab - 1);
+                let ty = seq_types
+                    .and_then(|t| t.get(p))
+                    .map_or(0, |&t| (t as usize).min(1));
                 let w = &self.word[id * HIDDEN..(id + 1) * HIDDEN];
                 let pe = &self.pos[p * HIDDEN..(p + 1) * HIDDEN];
+                let te = &self.token_type[ty * HIDDEN..(ty + 1) * HIDDEN];
                 let h = &mut s.hidden[row * HIDDEN..(row + 1) * HIDDEN];
                 for d in 0..HIDDEN {
-                    h[d] = w[d] + pe[d] + self.token_type0[d];
+                    h[d] = w[d] + pe[d] + te[d];
                 }
                 row += 1;
             }
@@ -285,28 +316,35 @@ impl Bert {
             kernels::layer_norm(tmp, HIDDEN, &layer.ln2_g, &layer.ln2_b, LN_EPS);
             std::mem::swap(&mut s.hidden, &mut s.tmp);
         }
-
-        // Mean pooling over every token (the mask covers [CLS] and [SEP] too), then L2.
-        let mut start = 0;
-        for (seq, dst) in seqs.iter().zip(out.chunks_exact_mut(HIDDEN)) {
-            let n = seq.len();
-            dst.fill(0.0);
-            for r in start..start + n {
-                for (o, v) in dst.iter_mut().zip(&s.hidden[r * HIDDEN..(r + 1) * HIDDEN]) {
-                    *o += v;
-                }
-            }
-            let inv_n = 1.0 / n.max(1) as f32;
-            let norm = dst
-                .iter()
-                .map(|v| (v * inv_n) * (v * inv_n))
-                .sum::<f32>()
-                .sqrt()
-                .max(1e-12);
-            for o in dst.iter_mut() {
-                *o = *o * inv_n / norm;
-            }
-            start += n;
-        }
     }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, EmbedError> {
+    std::fs::read(path).map_err(|e| EmbedError::io(format!("reading {}", path.display()), e))
+}
+
+pub(crate) fn parse_safetensors(bytes: &[u8]) -> Result<SafeTensors<'_>, EmbedError> {
+    SafeTensors::deserialize(bytes).map_err(|e| EmbedError::Weights(e.to_string()))
+}
+
+/// One F32 tensor of exactly `shape`, copied out of the file.
+pub(crate) fn tensor(
+    st: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>, EmbedError> {
+    let t = st
+        .tensor(name)
+        .map_err(|e| EmbedError::Weights(format!("{name}: {e}")))?;
+    if t.dtype() != Dtype::F32 || t.shape() != shape {
+        return Err(EmbedError::Weights(format!(
+            "{name}: expected F32 {shape:?}, found {:?} {:?}",
+            t.dtype(),
+            t.shape()
+        )));
+    }
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }

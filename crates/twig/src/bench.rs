@@ -1,5 +1,6 @@
 //! `twig bench retrieval`: retrieval quality and speed on a BEIR data set, through
-//! the same ingestion entry point and search code as the server.
+//! the same ingestion entry point and search code as the server. With `[rerank]
+//! enabled`, it also reranks hybrid's top 50 with the cross-encoder (as cypress does).
 
 use crate::config::Settings;
 use anyhow::{bail, Context};
@@ -10,12 +11,16 @@ use std::sync::Arc;
 use std::time::Instant;
 use twig_core::datasource::{DataSource, DataSourceInput};
 use twig_core::id::DocumentId;
+use twig_core::llm::Reranker;
 use twig_core::org::Org;
 use twig_core::retrieval::{
-    ChunkingOptions, DocumentInput, Embedder, SearchMode, SearchRequest, SectionInput,
+    ChunkingOptions, DocumentInput, Embedder, SearchHit, SearchMode, SearchRequest, SectionInput,
 };
 use twig_index::beir::BeirDoc;
 use twig_index::eval::{evaluate, Metrics};
+
+/// Hybrid candidates the cross-encoder reranks per query (cypress retrieves top 50).
+const RERANK_CANDIDATES: usize = 50;
 
 /// Documents per ingestion call (one store transaction each, one index commit per sync).
 const INGEST_BATCH: usize = 64;
@@ -71,6 +76,7 @@ pub async fn retrieval(
     settings.data_dir = tmp.path().to_path_buf();
     settings.database_url = None;
     let store = crate::cli::open_store(&settings).await?;
+    let reranker = crate::rerank::reranker(&settings).await?;
     let embedder = crate::retrieval::embedder(&settings).await?;
     let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
     let org = Org::new("bench")?;
@@ -141,6 +147,8 @@ pub async fn retrieval(
     };
     let mut results = serde_json::Map::new();
     let mut latencies = Vec::new();
+    let mut rerank_run: HashMap<String, Vec<String>> = HashMap::new();
+    let mut rerank_ms = Vec::new();
     for (mode, name) in modes {
         let mut run: HashMap<String, Vec<String>> = HashMap::new();
         for q in &queries {
@@ -159,22 +167,35 @@ pub async fn retrieval(
             if *mode == SearchMode::Hybrid || (embedder.is_none() && *mode == SearchMode::Lexical) {
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            let mut seen = HashSet::new();
-            let ranked: Vec<String> = res
-                .hits
-                .iter()
-                .filter_map(|h| doc_to_corpus.get(&h.document_id).cloned())
-                .filter(|d| seen.insert(d.clone()))
-                .collect();
+            let ranked = to_docs(res.hits.iter(), &doc_to_corpus);
+            if let (Some(rr), SearchMode::Hybrid) = (&reranker, mode) {
+                let top: Vec<_> = res.hits.iter().take(RERANK_CANDIDATES).cloned().collect();
+                let (order, ms) = rerank(rr.clone(), q.text.clone(), &top).await?;
+                rerank_ms.push(ms);
+                rerank_run.insert(
+                    q.id.clone(),
+                    to_docs(order.iter().map(|&i| &top[i]), &doc_to_corpus),
+                );
+            }
             run.insert(q.id.clone(), ranked);
         }
         results.insert((*name).to_owned(), metrics_json(&evaluate(&run, &qrels)));
     }
+    let rerank_out = reranker.as_ref().map(|rr| {
+        rerank_ms.sort_by(|a, b| a.total_cmp(b));
+        json!({
+            "model": rr.model_id(),
+            "candidates": RERANK_CANDIDATES,
+            "metrics": metrics_json(&evaluate(&rerank_run, &qrels)),
+            "latency_ms": {"p50": percentile(&rerank_ms, 50.0), "p95": percentile(&rerank_ms, 95.0)},
+        })
+    });
     latencies.sort_by(|a, b| a.total_cmp(b));
     let out = json!({
         "lexical": results.get("lexical"),
         "vector": results.get("vector"),
         "hybrid": results.get("hybrid"),
+        "hybrid_reranked": rerank_out,
         "ingest": {"chunks_per_s": chunks as f64 / ingest_secs, "passages_per_s": passages_per_s,
                    "documents": corpus.len(), "chunks": chunks, "seconds": ingest_secs},
         "latency_ms": {"p50": percentile(&latencies, 50.0), "p95": percentile(&latencies, 95.0), "p99": percentile(&latencies, 99.0)},
@@ -188,6 +209,39 @@ pub async fn retrieval(
         print_table(&out);
     }
     Ok(())
+}
+
+/// Corpus ids of `hits` in order, each document once.
+fn to_docs<'a>(
+    hits: impl Iterator<Item = &'a SearchHit>,
+    doc_to_corpus: &HashMap<DocumentId, String>,
+) -> Vec<String> {
+    let mut seen = HashSet::new();
+    hits.filter_map(|h| doc_to_corpus.get(&h.document_id).cloned())
+        .filter(|d| seen.insert(d.clone()))
+        .collect()
+}
+
+/// Indices of `hits` by descending cross-encoder score (title + chunk text), and the milliseconds it took.
+async fn rerank(
+    rr: Arc<dyn Reranker>,
+    query: String,
+    hits: &[SearchHit],
+) -> anyhow::Result<(Vec<usize>, f64)> {
+    let texts: Vec<String> = hits
+        .iter()
+        .map(|h| format!("{}\n{}", h.document_title, h.text))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let t = Instant::now();
+        let scores = rr.score(&query, &refs)?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        Ok((order, ms))
+    })
+    .await?
 }
 
 /// Passages per second of the bare embedder on the corpus's first 1,000 texts.
@@ -231,6 +285,22 @@ fn print_table(out: &serde_json::Value) {
         i["documents"], i["chunks"], i["seconds"].as_f64().unwrap_or(0.0), i["chunks_per_s"].as_f64().unwrap_or(0.0),
         i["passages_per_s"].as_f64().unwrap_or(0.0)
     );
+    let r = &out["hybrid_reranked"];
+    if !r.is_null() {
+        let m = &r["metrics"];
+        println!(
+            "{:<8} {:>9.4} {:>10.4} {:>11} {:>8.4}   (hybrid top {} reranked by {}; rerank p50 {:.0} ms, p95 {:.0} ms per query)",
+            "+rerank",
+            m["ndcg_at_10"].as_f64().unwrap_or(0.0),
+            m["recall_at_10"].as_f64().unwrap_or(0.0),
+            "-",
+            m["mrr_at_10"].as_f64().unwrap_or(0.0),
+            r["candidates"],
+            r["model"].as_str().unwrap_or(""),
+            r["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
+            r["latency_ms"]["p95"].as_f64().unwrap_or(0.0),
+        );
+    }
     let l = &out["latency_ms"];
     println!(
         "search latency ({} queries, top_k 100, query embedding included): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",

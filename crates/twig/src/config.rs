@@ -29,6 +29,8 @@ pub struct Settings {
     pub embedding: EmbeddingSettings,
     /// Retrieval.
     pub search: SearchSettings,
+    /// Cross-encoder reranking (the `cypress` strategy).
+    pub rerank: RerankSettings,
     /// Per-key request limits.
     pub rate_limits: RateLimitSettings,
     /// Webhook delivery.
@@ -230,6 +232,20 @@ impl WebhookSettings {
     }
 }
 
+/// `[rerank]` section (all off/empty by default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RerankSettings {
+    /// Load the in-process cross-encoder (ms-marco-MiniLM-L6-v2) at startup.
+    pub enabled: bool,
+    /// Directory of its files; default: `$TWIG_RERANK_MODEL_DIR` or the user's model cache.
+    pub model_dir: Option<PathBuf>,
+    /// sha256 the weights must have (hex); empty: the hub's declared sha256 checks downloads.
+    pub sha256: String,
+    /// Threads one scoring call uses (0: all cores).
+    pub threads: usize,
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -250,6 +266,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             embedding: EmbeddingSettings::default(),
             search: SearchSettings::default(),
+            rerank: RerankSettings::default(),
             rate_limits: RateLimitSettings::default(),
             webhooks: WebhookSettings::default(),
             llm: twig_llm::LlmConfig::default(),
@@ -327,6 +344,20 @@ rrf_k = 60.0
 score_alpha = 0.5
 # Candidates each retriever contributes before fusion.
 candidates = 100
+
+[rerank]
+# In-process cross-encoder (cross-encoder/ms-marco-MiniLM-L6-v2) that the cypress strategy uses to
+# rerank its candidates. Off: nothing is loaded and cypress reports that no reranker ran.
+# On: `twig serve` loads it at startup, fetching model.safetensors, tokenizer.json and config.json
+# from the Hugging Face hub into model_dir when missing, and refuses to start if it cannot.
+enabled = false
+# Directory of the files (TWIG_RERANK__MODEL_DIR). Unset: $TWIG_RERANK_MODEL_DIR, else
+# ~/.cache/twig/models/ms-marco-MiniLM-L6-v2.
+# model_dir = "./models/ms-marco-MiniLM-L6-v2"
+# sha256 (hex) the weights must have; empty: downloads are checked against the hub's declared sha256.
+sha256 = ""
+# Threads one scoring call uses (0: all cores).
+threads = 0
 
 [rate_limits]
 # Per API key and scope, as in the API reference: sustained requests per minute and burst.
@@ -562,6 +593,10 @@ impl Settings {
         if !(1..=10_000).contains(&self.search.candidates) {
             bail!("setting `search.candidates` (TWIG_SEARCH__CANDIDATES): must be between 1 and 10000");
         }
+        let sha = &self.rerank.sha256;
+        if !sha.is_empty() && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit())) {
+            bail!("setting `rerank.sha256` (TWIG_RERANK__SHA256): must be empty or 64 hex digits");
+        }
         let rl = &self.rate_limits;
         for (name, v) in [
             ("read_per_minute", rl.read_per_minute),
@@ -623,6 +658,14 @@ impl Settings {
         self.model_dir
             .clone()
             .unwrap_or_else(twig_embed::default_model_dir)
+    }
+
+    /// The reranker model directory in effect.
+    pub fn rerank_dir(&self) -> PathBuf {
+        self.rerank
+            .model_dir
+            .clone()
+            .unwrap_or_else(twig_embed::default_rerank_dir)
     }
 
     /// Fusion settings for the engine.
@@ -702,6 +745,9 @@ mod tests {
             format!("{err:#}").contains("server.max_body_bites"),
             "{err:#}"
         );
+        std::fs::write(&path, "[rerank]\nsha256 = \"abc\"\n").unwrap();
+        let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
+        assert!(format!("{err:#}").contains("rerank.sha256"), "{err:#}");
         std::fs::write(&path, "[log]\nformat = \"xml\"\n").unwrap();
         let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
         assert!(format!("{err:#}").contains("log.format"), "{err:#}");

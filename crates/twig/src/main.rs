@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod models;
+mod rerank;
 mod retrieval;
 mod serve;
 mod telemetry;

@@ -38,6 +38,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             }
         });
     }
+    // Cross-encoder for the cypress strategy (issue #5); `None` unless `[rerank] enabled`, so a
+    // disabled reranker costs startup nothing. Not used yet: the lead passes it to the answering
+    // pipeline at merge, which reports in metadata when no reranker ran.
+    let _reranker = crate::rerank::reranker(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {

@@ -261,3 +261,32 @@ async fn cross_org_records_are_invisible() {
         200
     );
 }
+
+/// `[rerank] enabled` with files that are present (and match their pin) but are no
+/// cross-encoder: startup stops with a message naming the setting, not a later 500.
+#[test]
+fn enabled_reranker_that_cannot_load_stops_startup_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("ce");
+    std::fs::create_dir(&models).unwrap();
+    for name in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::fs::write(models.join(name), b"{}").unwrap();
+    }
+    let sha = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"; // sha256 of "{}"
+    let out = std::process::Command::new(crate::helpers::twig_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("RUST_LOG")
+        .env("TWIG_EMBEDDING__PROVIDER", "none")
+        .env("TWIG_RERANK__ENABLED", "true")
+        .env("TWIG_RERANK__MODEL_DIR", &models)
+        .env("TWIG_RERANK__SHA256", sha)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot load the reranker from") && err.contains("invalid model config"),
+        "{err}"
+    );
+}
