@@ -6,9 +6,12 @@
 use crate::agent::Agent;
 use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
-use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
+use crate::document::{
+    ChunkDetail, Document, DocumentCounts, DocumentStatus, IndexChange, StoredChunk, VectorRow,
+};
 use crate::error::Error;
 use crate::id::{AgentId, ChunkId, DataSourceId, DocumentId, JobId, KeyId, OrgId};
+use crate::ingest::SyncCounters;
 use crate::job::{Job, JobOutcome, NewJob};
 use crate::org::Org;
 use crate::page::{Listed, Page};
@@ -126,6 +129,33 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a data source with its documents (logging their removal); false if it did not exist.
     async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool>;
 
+    /// Starts (or resumes) a sync run: status `processing`, counters as given.
+    async fn begin_sync(&self, ds: &DataSourceId, counters: &SyncCounters) -> StoreResult<bool>;
+    /// Saves the counters of the running sync.
+    async fn save_sync_counters(
+        &self,
+        ds: &DataSourceId,
+        counters: &SyncCounters,
+    ) -> StoreResult<()>;
+    /// Counters of the current or last sync of a data source of the org.
+    async fn sync_counters(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+    ) -> StoreResult<Option<SyncCounters>>;
+    /// Writes the final status of a sync (and `last_synced_at = at` unless it failed), with
+    /// `last_error`. The one place a sync's outcome is written: a webhook outbox row for
+    /// `data_source.synced` / `data_source.failed` belongs in this transaction.
+    async fn record_sync_outcome(
+        &self,
+        ds: &DataSourceId,
+        status: DataSourceStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Data sources of every org with an automatic schedule, with when their last sync started.
+    async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>>;
+
     /// Documents, chunks and the index change log.
     fn documents(&self) -> &dyn DocumentStore;
 
@@ -213,6 +243,40 @@ pub trait DocumentStore: Send + Sync {
         after: Option<&DocumentId>,
         limit: u32,
     ) -> StoreResult<Vec<DocumentId>>;
+    /// Inserts a document record without chunks (a queued upload, or a failure), unless the
+    /// data source has one with the same source key: that one is returned instead, requeued
+    /// (or its error replaced) if it had failed. The flag tells whether a record was created.
+    async fn insert_document_record(&self, doc: &Document) -> StoreResult<(Document, bool)>;
+    /// Sets a document's state; false if it does not exist.
+    async fn set_document_status(
+        &self,
+        id: &DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Documents of a data source of the org, newest first.
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+        page: Page,
+    ) -> StoreResult<Listed<Document>>;
+    /// Documents of a data source in one of `statuses`, oldest first.
+    async fn documents_with_status(
+        &self,
+        ds: &DataSourceId,
+        statuses: &[DocumentStatus],
+        limit: u32,
+    ) -> StoreResult<Vec<Document>>;
+    /// Documents of a data source by state.
+    async fn count_documents(&self, ds: &DataSourceId) -> StoreResult<DocumentCounts>;
+    /// Saves a document's source-specific resume state (e.g. ETag and links of a page).
+    async fn set_sync_state(&self, id: &DocumentId, state: &serde_json::Value) -> StoreResult<()>;
+    /// Every document of a data source with its resume state.
+    async fn sync_states(
+        &self,
+        ds: &DataSourceId,
+    ) -> StoreResult<Vec<(Document, serde_json::Value)>>;
     /// Reads an index setting.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes an index setting.

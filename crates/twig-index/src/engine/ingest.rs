@@ -125,6 +125,8 @@ pub(super) async fn upsert(
             content_hash: plan.hash,
             metadata: plan.input.metadata,
             chunks: n,
+            status: twig_core::document::DocumentStatus::Indexed,
+            error: None,
             created_at,
             updated_at: now,
         };

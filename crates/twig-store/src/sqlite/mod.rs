@@ -23,6 +23,7 @@ use twig_core::agent::Agent;
 use twig_core::apikey::{ApiKey, KeyHash};
 use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
+use twig_core::ingest::SyncCounters;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult};
@@ -242,6 +243,48 @@ impl Store for SqliteStore {
         let done = data_sources::delete(&mut tx, org, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(done)
+    }
+
+    async fn begin_sync(&self, ds: &DataSourceId, counters: &SyncCounters) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::save_counters(&mut tx, ds, counters, true).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn save_sync_counters(
+        &self,
+        ds: &DataSourceId,
+        counters: &SyncCounters,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        data_sources::save_counters(&mut tx, ds, counters, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn sync_counters(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+    ) -> StoreResult<Option<SyncCounters>> {
+        data_sources::counters(&self.read, org, ds).await
+    }
+
+    async fn record_sync_outcome(
+        &self,
+        ds: &DataSourceId,
+        status: DataSourceStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::record_outcome(&mut tx, ds, status, error, at).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
+        data_sources::scheduled(&self.read).await
     }
 
     fn documents(&self) -> &dyn DocumentStore {
