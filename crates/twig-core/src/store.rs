@@ -277,6 +277,11 @@ pub trait DocumentStore: Send + Sync {
         &self,
         ds: &DataSourceId,
     ) -> StoreResult<Vec<(Document, serde_json::Value)>>;
+    /// Data sources (with their org) holding documents queued since before `before`.
+    async fn stale_queued_sources(
+        &self,
+        before: Timestamp,
+    ) -> StoreResult<Vec<(OrgId, DataSourceId)>>;
     /// Reads an index setting.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes an index setting.

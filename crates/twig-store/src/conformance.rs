@@ -588,6 +588,16 @@ pub async fn document_records_and_states(store: &dyn Store) {
         (bad.id.clone(), DocumentStatus::Queued)
     );
     assert_eq!(again.error, None);
+    let stale = docs
+        .stale_queued_sources(time::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(stale, vec![(o.id.clone(), ds.id.clone())]);
+    let stale = docs
+        .stale_queued_sources(time::now() - chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    assert!(stale.is_empty(), "fresh uploads are left to their own job");
     let queued = docs
         .documents_with_status(
             &ds.id,

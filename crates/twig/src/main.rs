@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod config;
+mod ingest;
 mod retrieval;
 mod serve;
 mod telemetry;

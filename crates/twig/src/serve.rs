@@ -37,9 +37,20 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
+    let files = crate::ingest::file_store(&settings, store.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = crate::ingest::start(
+        &settings,
+        settings.ingest.workers,
+        store.clone(),
+        retriever.clone(),
+        files.clone(),
+        stop_rx,
+    );
     let state = AppState {
         store,
         retriever,
+        ingestor: files,
         config: Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
             rate_limits: settings.rate_limits.limits(),
@@ -68,6 +79,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             "in-flight requests did not finish within {}s; exiting",
             grace.as_secs()
         ),
+    }
+    // A sync in hand may take long: past the grace period its lease lapses and it resumes later.
+    let _ = stop_tx.send(true);
+    let all = futures::future::join_all(workers);
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!(
+            "sync workers did not stop within {}s; their jobs resume on the next start",
+            grace.as_secs()
+        );
     }
     tracing::info!("stopped");
     Ok(())

@@ -608,6 +608,28 @@ impl DocumentStore for SqliteStore {
             .collect()
     }
 
+    async fn stale_queued_sources(
+        &self,
+        before: twig_core::time::Timestamp,
+    ) -> StoreResult<Vec<(OrgId, DataSourceId)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT org_id, data_source_id FROM documents
+             WHERE status = 'queued' AND updated_at < ? ORDER BY data_source_id",
+        )
+        .bind(super::micros(&before))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+                    DataSourceId::from_trusted(r.try_get("data_source_id").map_err(backend)?),
+                ))
+            })
+            .collect()
+    }
+
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT value FROM index_meta WHERE key = ?")
             .bind(key)
