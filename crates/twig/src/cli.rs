@@ -46,6 +46,8 @@ enum Command {
         #[arg(long)]
         addr: Option<String>,
     },
+    /// Run only the sync job workers and the scheduler (no HTTP); `ingest.workers` of them (at least 1).
+    Worker,
     /// Manage organisations.
     #[command(subcommand)]
     Orgs(OrgsCommand),
@@ -145,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(&settings.log);
     match cli.command {
         Command::Serve { .. } => crate::serve::run(settings).await,
+        Command::Worker => crate::ingest::run_worker(settings).await,
         Command::Orgs(cmd) => orgs(&settings, cmd).await,
         Command::Keys(cmd) => keys_cmd(&settings, cmd).await,
         Command::Config(_) => Ok(()),

@@ -68,3 +68,30 @@ pub fn start(
     tracing::info!(workers, "sync workers started");
     tasks
 }
+
+/// `twig worker`: runs sync jobs and the scheduler only, beside (or instead of) `serve`'s workers.
+/// It writes documents to the store; the serving process's indexes replay them from the change log.
+pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let store = crate::cli::open_store(&settings).await?;
+    let embedder = crate::retrieval::embedder(&settings).await?;
+    let writer: Arc<dyn Retriever> =
+        Arc::new(twig_index::engine::StoreWriter::open(store.clone(), embedder).await?);
+    let files = file_store(&settings, store.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = settings.ingest.workers.max(1);
+    let tasks = start(&settings, workers, store, writer, files, stop_rx);
+    crate::serve::shutdown_signal().await;
+    tracing::info!("stopping: finishing the jobs in hand");
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, futures::future::join_all(tasks))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "jobs did not finish within {}s; they resume elsewhere once their lease lapses",
+            grace.as_secs()
+        );
+    }
+    Ok(())
+}
