@@ -23,7 +23,7 @@ use twig_core::time;
 use twig_jobs::{JobContext, JobError, JobHandler};
 
 /// Files parsed and embedded together (one embedding batch).
-const FILE_BATCH: u32 = 8;
+const FILE_BATCH: u32 = 32;
 
 /// What a finished sync reports.
 pub(crate) struct Report {

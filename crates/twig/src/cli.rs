@@ -66,6 +66,21 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Ingestion speed through the sync job (a file batch and a local crawl), with time shares.
+    Ingest {
+        /// BEIR directory whose abstracts become the files and pages (generated text if absent).
+        #[arg(long, default_value = "../shared/datasets/scifact")]
+        dataset: PathBuf,
+        /// Files in the batch.
+        #[arg(long, default_value_t = 300)]
+        files: usize,
+        /// Pages of the crawled site (plus its index page).
+        #[arg(long, default_value_t = 100)]
+        pages: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Retrieval quality (nDCG@10, recall, MRR) and speed on a BEIR data set, in a fresh temporary data dir.
     Retrieval {
         /// BEIR directory (corpus.jsonl, queries.jsonl, qrels/test.tsv).
@@ -166,6 +181,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             max_docs,
         }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
+        Command::Bench(BenchCommand::Ingest {
+            dataset,
+            files,
+            pages,
+            json,
+        }) => crate::bench_ingest::ingest(&settings, &dataset, files, pages, json).await,
     }
 }
 

@@ -696,10 +696,19 @@ async fn a_separate_worker_process_runs_the_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_in(dir.path(), &[("TWIG_INGEST__WORKERS", "0")]).await;
     let ds = create_ds(&s, json!({"type": "file", "name": "F"})).await;
-    let r = upload(&s, s.admin(), &ds, &[("a.md", b"# Heading\n\nThe quokka smiles at visitors.")]).await;
+    let r = upload(
+        &s,
+        s.admin(),
+        &ds,
+        &[("a.md", b"# Heading\n\nThe quokka smiles at visitors.")],
+    )
+    .await;
     assert_eq!(r.status, 202, "{}", r.text);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let st = s.get(&format!("/api/v1/data-sources/{ds}/status"), s.admin()).await.body;
+    let st = s
+        .get(&format!("/api/v1/data-sources/{ds}/status"), s.admin())
+        .await
+        .body;
     assert_eq!(st["status"], "pending", "no worker in serve: {st}");
     let worker = ChildGuard(
         std::process::Command::new(crate::helpers::twig_bin())
@@ -717,7 +726,10 @@ async fn a_separate_worker_process_runs_the_syncs() {
     // The server's indexes pick up what the worker wrote, from the store's change log.
     let deadline = Instant::now() + Duration::from_secs(20);
     while search(&s, "quokka", &ds).await.is_empty() {
-        assert!(Instant::now() < deadline, "worker's document never became searchable");
+        assert!(
+            Instant::now() < deadline,
+            "worker's document never became searchable"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     drop(worker);
