@@ -64,6 +64,37 @@ impl FileStore {
         Some(self.ds_dir(&doc.org_id, &doc.data_source_id).join(sha))
     }
 
+    /// Removes originals no document refers to any more (deleted documents), once they are
+    /// older than an hour, so a file whose upload is still being recorded is never touched.
+    pub async fn collect_garbage(&self, ds: &twig_core::datasource::DataSource) -> Result<usize> {
+        let keep: std::collections::HashSet<String> = self
+            .store
+            .documents()
+            .sync_states(&ds.id)
+            .await?
+            .into_iter()
+            .filter_map(|(d, _)| d.source_key.strip_prefix(KEY_PREFIX).map(str::to_owned))
+            .collect();
+        let dir = self.ds_dir(&ds.org_id, &ds.id);
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return Ok(0);
+        };
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mut removed = 0;
+        while let Some(e) = entries.next_entry().await.map_err(internal)? {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = e
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff);
+            if old && !keep.contains(&name) && tokio::fs::remove_file(e.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     async fn record(&self, org: &OrgId, ds: &DataSourceId, e: Entry) -> Result<UploadedDocument> {
         let now = time::now();
         let mut metadata = Map::new();

@@ -101,6 +101,13 @@ impl SyncHandler {
             }
             self.index_files(ds, batch).await?;
         }
+        match self.files.collect_garbage(ds).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(data_source = %ds.id, files = n, "removed originals of deleted documents")
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove unused originals"),
+        }
         let counts = docs.count_documents(&ds.id).await.map_err(retry)?;
         let (status, error) = outcome(counts.indexed, counts.failed, "documents");
         Ok(Report {
