@@ -121,8 +121,12 @@ pub(crate) async fn sync(
 ) -> Result<Report, JobError> {
     let cfg = crawl_config(ds, h)?;
     let max_pages = cfg.max_pages;
-    let docs = h.store.documents();
-    let states = docs.sync_states(&ds.id).await.map_err(retry)?;
+    let states = h
+        .store
+        .documents()
+        .sync_states(&ds.id)
+        .await
+        .map_err(retry)?;
     let previous = previous_pages(&states);
     let mut discovered: HashSet<String> = previous.iter().map(|p| p.url.clone()).collect();
     discovered.insert(cfg.start_url.to_string());
@@ -145,6 +149,7 @@ pub(crate) async fn sync(
     // Stops the crawl if this attempt ends early (error or lost lease).
     let _stop = cancel.clone().drop_guard();
     let mut not_counted = 0usize;
+    let mut pending: Vec<Pending> = Vec::new();
     let mut first_problem: Option<String> = None;
     while let Some(page) = rx.recv().await {
         if ctx.lease_lost() {
@@ -169,12 +174,11 @@ pub(crate) async fn sync(
                     }
                     discovered.insert(l.clone());
                 }
-                match index_page(h, ds, &url, &content_type, body, depth).await? {
-                    Ok(id) => {
-                        c.done += 1;
+                match prepare_page(h, ds, &url, &content_type, body, depth).await? {
+                    Ok(input) => {
                         let state =
                             json!({"etag": etag, "last_modified": last_modified, "links": links});
-                        docs.set_sync_state(&id, &state).await.map_err(retry)?;
+                        pending.push(Pending { url, input, state });
                     }
                     Err(reason) => {
                         c.failed += 1;
@@ -205,10 +209,16 @@ pub(crate) async fn sync(
                 }
             }
         }
+        // Pages waiting while the next one is already fetched are embedded and committed
+        // together: one embedding batch and one index commit instead of one per page.
+        if pending.len() >= PAGE_BATCH || rx.is_empty() {
+            flush(h, ds, &mut pending, &mut c, &mut first_problem).await?;
+        }
         let known = discovered.len().saturating_sub(not_counted).min(max_pages) as u64;
-        c.total = known.max(c.done + c.failed);
+        c.total = known.max(c.done + c.failed + pending.len() as u64);
         h.checkpoint(&ds.id, &c, ctx).await?;
     }
+    flush(h, ds, &mut pending, &mut c, &mut first_problem).await?;
     let summary = crawler
         .await
         .map_err(|e| JobError::Retryable(format!("the crawl task failed: {e}")))?
@@ -247,15 +257,25 @@ pub(crate) async fn sync(
     })
 }
 
-/// Parses and indexes one page; `Ok(Err(reason))` when the page itself is unusable.
-async fn index_page(
+/// Most pages embedded and committed together.
+const PAGE_BATCH: usize = 16;
+
+/// A parsed page waiting to be indexed, with its state for the next sync.
+struct Pending {
+    url: String,
+    input: DocumentInput,
+    state: Value,
+}
+
+/// Parses one page into a document; `Ok(Err(reason))` when the page itself is unusable.
+async fn prepare_page(
     h: &SyncHandler,
     ds: &DataSource,
     url: &str,
     content_type: &str,
     body: Vec<u8>,
     depth: usize,
-) -> Result<Result<DocumentId, String>, JobError> {
+) -> Result<Result<DocumentInput, String>, JobError> {
     let limits = h.config.parse_limits();
     let is_pdf = content_type.contains("pdf");
     let page_url = url.to_owned();
@@ -286,7 +306,7 @@ async fn index_page(
     let mut metadata = Map::new();
     metadata.insert("content_type".into(), json!(content_type));
     metadata.insert("depth".into(), json!(depth));
-    let input = DocumentInput {
+    Ok(Ok(DocumentInput {
         org_id: ds.org_id.clone(),
         data_source_id: ds.id.clone(),
         source_key: url.to_owned(),
@@ -298,22 +318,52 @@ async fn index_page(
         metadata,
         sections: sections(secs),
         chunking: ds.chunking(),
-    };
-    match h.retriever.upsert_documents(vec![input]).await {
-        Ok(mut outcomes) => {
-            let Some(o) = outcomes.pop() else {
-                return Ok(Err("the page produced no document".into()));
-            };
-            if let UpsertOutcome::Unchanged(id) = &o {
-                h.store
-                    .documents()
-                    .set_document_status(id, DocumentStatus::Indexed, None)
+    }))
+}
+
+/// Indexes the pending pages in one call; if the batch is refused, page by page.
+async fn flush(
+    h: &SyncHandler,
+    ds: &DataSource,
+    pending: &mut Vec<Pending>,
+    c: &mut SyncCounters,
+    first_problem: &mut Option<String>,
+) -> Result<(), JobError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let batch = std::mem::take(pending);
+    let inputs: Vec<DocumentInput> = batch.iter().map(|p| p.input.clone()).collect();
+    let docs = h.store.documents();
+    match h.retriever.upsert_documents(inputs).await {
+        Ok(outcomes) => {
+            for (p, o) in batch.iter().zip(outcomes) {
+                if let UpsertOutcome::Unchanged(id) = &o {
+                    docs.set_document_status(id, DocumentStatus::Indexed, None)
+                        .await
+                        .map_err(retry)?;
+                }
+                docs.set_sync_state(o.document_id(), &p.state)
                     .await
                     .map_err(retry)?;
+                c.done += 1;
             }
-            Ok(Ok(o.document_id().clone()))
+            Ok(())
         }
-        Err(twig_core::Error::InvalidRequest { message, .. }) => Ok(Err(message)),
+        Err(twig_core::Error::InvalidRequest { .. }) if batch.len() > 1 => {
+            for p in batch {
+                Box::pin(flush(h, ds, &mut vec![p], c, first_problem)).await?;
+            }
+            Ok(())
+        }
+        Err(twig_core::Error::InvalidRequest { message, .. }) => {
+            for p in &batch {
+                c.failed += 1;
+                first_problem.get_or_insert_with(|| format!("{}: {message}", p.url));
+                record_failed_page(h, ds, &p.url, &message).await?;
+            }
+            Ok(())
+        }
         Err(e) => Err(JobError::Retryable(format!("indexing failed: {e:#}"))),
     }
 }
