@@ -153,6 +153,11 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         at: Timestamp,
     ) -> StoreResult<bool>;
+    /// Data sources of every org in `status` (e.g. `processing`, to find syncs whose job died).
+    async fn data_sources_in_status(
+        &self,
+        status: DataSourceStatus,
+    ) -> StoreResult<Vec<DataSource>>;
     /// Data sources of every org with an automatic schedule, with when their last sync started.
     async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>>;
 
@@ -192,6 +197,8 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Records the outcome of the current attempt; false if `worker` no longer holds the job.
     async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool>;
+    /// The newest job with `dedupe_key` (finished or not).
+    async fn latest_job(&self, dedupe_key: &str) -> StoreResult<Option<Job>>;
     /// Reads a job of the org.
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>>;
 }

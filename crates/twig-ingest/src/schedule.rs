@@ -3,7 +3,9 @@
 
 use chrono::Duration;
 use std::sync::Arc;
-use twig_core::datasource::SyncFrequency;
+use twig_core::datasource::{DataSourceStatus, SyncFrequency};
+use twig_core::ingest::sync_dedupe_key;
+use twig_core::job::JobStatus;
 use twig_core::service::ingest::enqueue_sync;
 use twig_core::store::Store;
 use twig_core::time::{self, Timestamp};
@@ -49,7 +51,30 @@ pub async fn tick(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         created += usize::from(new);
     }
+    fail_orphaned_syncs(store, now).await?;
     Ok(created)
+}
+
+/// A source left `processing` whose sync job ended without writing an outcome (its worker
+/// died on the last attempt, or the handler crashed) is marked failed with the job's error.
+async fn fail_orphaned_syncs(store: &dyn Store, now: Timestamp) -> anyhow::Result<()> {
+    for ds in store
+        .data_sources_in_status(DataSourceStatus::Processing)
+        .await?
+    {
+        let job = store.jobs().latest_job(&sync_dedupe_key(&ds.id)).await?;
+        if let Some(job) = job.filter(|j| j.status == JobStatus::Failed) {
+            let error = job
+                .error
+                .unwrap_or_else(|| "the sync job failed".to_owned());
+            tracing::warn!(data_source = %ds.id, %error, "sync job ended without an outcome");
+            // The same one place the sync handler writes outcomes through.
+            store
+                .record_sync_outcome(&ds.id, DataSourceStatus::Failed, Some(&error), now)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs [`tick`] every `every` until `stop` turns true.

@@ -181,3 +181,54 @@ async fn file_sync_indexes_fails_bad_files_and_collects_garbage() {
     );
     drop(rig.dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_whose_job_died_is_marked_failed_by_the_scheduler() {
+    let rig = rig().await;
+    let org = Org::new("o").unwrap();
+    rig.store.create_org(&org).await.unwrap();
+    let ds = DataSource::create(
+        org.id.clone(),
+        DataSourceInput {
+            kind: Some("file".into()),
+            name: Some("f".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    rig.store.create_data_source(&ds).await.unwrap();
+    let (job, _) = enqueue_sync(rig.store.as_ref(), &org.id, &ds.id)
+        .await
+        .unwrap();
+    rig.store
+        .begin_sync(&ds.id, &twig_core::ingest::SyncCounters::default())
+        .await
+        .unwrap();
+    let now = twig_core::time::now();
+    let claimed = rig
+        .store
+        .jobs()
+        .claim("w", &["sync"], now, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|j| j.id), Some(job.id.clone()));
+    // The worker dies on its last attempt: the job fails without the handler writing an outcome.
+    let failed = twig_core::job::JobOutcome::Failed {
+        error: "the worker stopped responding".into(),
+    };
+    assert!(rig.store.jobs().finish(&job.id, "w", failed).await.unwrap());
+    twig_ingest::schedule::tick(rig.store.as_ref(), now)
+        .await
+        .unwrap();
+    let got = rig
+        .store
+        .get_data_source(&org.id, &ds.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, DataSourceStatus::Failed);
+    assert_eq!(
+        got.last_error.as_deref(),
+        Some("the worker stopped responding")
+    );
+}

@@ -370,6 +370,11 @@ pub async fn jobs_dedupe(store: &dyn Store) {
         .unwrap());
     let (e, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
     assert!(created && e.id != a.id);
+    assert_eq!(
+        q.latest_job("sync:ds_1").await.unwrap().map(|j| j.id),
+        Some(e.id.clone())
+    );
+    assert!(q.latest_job("sync:none").await.unwrap().is_none());
     let done = q.get_job(&o.id, &a.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.progress, json!({"done": 3}));
@@ -692,6 +697,12 @@ pub async fn sync_progress_and_outcome(store: &dyn Store) {
     assert!(store.begin_sync(&ds.id, &c).await.unwrap());
     let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
     assert_eq!(got.status, DataSourceStatus::Processing);
+    let processing = store
+        .data_sources_in_status(DataSourceStatus::Processing)
+        .await
+        .unwrap();
+    assert_eq!(processing.len(), 1);
+    assert_eq!(processing[0].id, ds.id);
     let c2 = SyncCounters {
         done: 7,
         failed: 1,

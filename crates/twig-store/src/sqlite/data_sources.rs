@@ -240,3 +240,15 @@ pub(super) async fn scheduled(
         })
         .collect()
 }
+
+pub(super) async fn in_status(
+    pool: &SqlitePool,
+    status: DataSourceStatus,
+) -> StoreResult<Vec<DataSource>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE status = ? ORDER BY id"))
+        .bind(status.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(row).collect()
+}

@@ -283,6 +283,13 @@ impl Store for SqliteStore {
         Ok(done)
     }
 
+    async fn data_sources_in_status(
+        &self,
+        status: DataSourceStatus,
+    ) -> StoreResult<Vec<DataSource>> {
+        data_sources::in_status(&self.read, status).await
+    }
+
     async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
         data_sources::scheduled(&self.read).await
     }
