@@ -63,11 +63,26 @@ impl SyncHandler {
         c: &SyncCounters,
         ctx: &JobContext,
     ) -> Result<(), JobError> {
+        self.checkpoint_with(ds, c, ctx, None).await
+    }
+
+    /// [`Self::checkpoint`] with extra resume state merged into the job's progress.
+    async fn checkpoint_with(
+        &self,
+        ds: &DataSourceId,
+        c: &SyncCounters,
+        ctx: &JobContext,
+        extra: Option<Value>,
+    ) -> Result<(), JobError> {
         self.store
             .save_sync_counters(ds, c)
             .await
             .map_err(|e| JobError::Retryable(format!("cannot save progress: {e}")))?;
-        if !ctx.checkpoint(&counters_json(c)).await {
+        let mut progress = counters_json(c);
+        if let (Value::Object(p), Some(Value::Object(x))) = (&mut progress, extra) {
+            p.extend(x);
+        }
+        if !ctx.checkpoint(&progress).await {
             return Err(JobError::Retryable(
                 "the job's lease was lost to another worker".into(),
             ));
@@ -80,14 +95,24 @@ impl SyncHandler {
         ds: &DataSource,
         ctx: &JobContext,
         mut c: SyncCounters,
+        progress: &Value,
     ) -> Result<Report, JobError> {
         let docs = self.store.documents();
+        // `done` counts this run's documents: those indexed before it are the baseline (kept in
+        // the checkpoint, so a resumed attempt counts from the same one). `failed` counts every
+        // failed document of the source, refused uploads included: each is a problem to show.
+        let base = match progress.get("base_indexed").and_then(Value::as_u64) {
+            Some(i) => i,
+            None => docs.count_documents(&ds.id).await.map_err(retry)?.indexed,
+        };
+        let extra = json!({ "base_indexed": base });
         loop {
             let counts = docs.count_documents(&ds.id).await.map_err(retry)?;
-            c.total = counts.total();
-            c.done = counts.indexed;
+            c.done = counts.indexed.saturating_sub(base);
             c.failed = counts.failed;
-            self.checkpoint(&ds.id, &c, ctx).await?;
+            c.total = c.done + c.failed + counts.queued + counts.processing;
+            self.checkpoint_with(&ds.id, &c, ctx, Some(extra.clone()))
+                .await?;
             let batch = docs
                 .documents_with_status(
                     &ds.id,
@@ -317,7 +342,7 @@ impl JobHandler for SyncHandler {
             .await
             .map_err(retry)?;
         let result = match ds.kind {
-            DataSourceType::File => self.sync_files(&ds, &ctx, counters).await,
+            DataSourceType::File => self.sync_files(&ds, &ctx, counters, &job.progress).await,
             DataSourceType::Website => website::sync(self, &ds, &ctx, counters).await,
             other => Err(JobError::Permanent(format!(
                 "syncing {} data sources is not available yet",
