@@ -16,6 +16,7 @@ use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use twig_core::ingest::Ingestor;
 use twig_core::ratelimit::{RateLimiter, ScopeLimits};
 use twig_core::retrieval::Retriever;
 use twig_core::store::Store;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Per-key request limits.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Stored uploads and their ingestion.
+    pub ingestor: Arc<dyn Ingestor>,
 }
 
 /// The complete application router (without the legacy-path rewrite).

@@ -1,7 +1,9 @@
 //! The OpenAPI document, assembled from the same route list the router uses,
 //! so no route can exist without an entry.
 
-use crate::routes::{agents, api_keys, data_sources, health, kb, me, search, users, webhooks};
+use crate::routes::{
+    agents, api_keys, data_sources, health, ingest, kb, me, search, users, webhooks,
+};
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -47,6 +49,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
             data_sources::update,
             data_sources::delete
         ))
+        .routes(routes!(ingest::sync))
+        .routes(routes!(ingest::status))
+        .routes(routes!(ingest::documents))
+        .routes(routes!(ingest::delete_document))
+        // Uploads stream to disk under their own limits (ingest.max_*_bytes), not the JSON body limit.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(ingest::upload))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .routes(routes!(users::list, users::create))

@@ -53,6 +53,10 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
         retriever: Arc::new(engine),
         config: Arc::new(ApiConfig::default()),
         limiter: Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
+        ingestor: Arc::new(twig_ingest::files::FileStore::new(
+            store.clone(),
+            twig_ingest::IngestConfig::new(dir.path()),
+        )),
     };
     let app = Router::new()
         .route("/feedback", post(feedback))

@@ -56,6 +56,10 @@ async fn start() -> Server {
         retriever: retriever.clone(),
         config: Arc::new(ApiConfig::default()),
         limiter: Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
+        ingestor: Arc::new(twig_ingest::files::FileStore::new(
+            store.clone(),
+            twig_ingest::IngestConfig::new(dir.path()),
+        )),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -32,6 +32,10 @@ pub struct Document {
     pub metadata: Map<String, Value>,
     /// Number of chunks.
     pub chunks: u32,
+    /// Ingestion state.
+    pub status: DocumentStatus,
+    /// Why ingestion failed, when it did.
+    pub error: Option<String>,
     /// First ingestion.
     #[serde(with = "time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -40,6 +44,60 @@ pub struct Document {
     #[serde(with = "time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+}
+
+/// Ingestion state of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    /// Stored, waiting for the sync job.
+    Queued,
+    /// Being parsed, chunked and embedded.
+    Processing,
+    /// Chunks searchable.
+    #[default]
+    Indexed,
+    /// Could not be ingested; `error` says why.
+    Failed,
+}
+
+impl DocumentStatus {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Indexed => "indexed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Processing, Self::Indexed, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// Documents of a data source by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DocumentCounts {
+    /// Waiting.
+    pub queued: u64,
+    /// In progress.
+    pub processing: u64,
+    /// Searchable.
+    pub indexed: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+impl DocumentCounts {
+    /// All documents.
+    pub fn total(&self) -> u64 {
+        self.queued + self.processing + self.indexed + self.failed
+    }
 }
 
 /// A chunk as stored, with its embedding (the vector index's source of truth).

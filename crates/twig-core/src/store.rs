@@ -6,12 +6,15 @@
 use crate::agent::Agent;
 use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
-use crate::document::{ChunkDetail, Document, IndexChange, StoredChunk, VectorRow};
+use crate::document::{
+    ChunkDetail, Document, DocumentCounts, DocumentStatus, IndexChange, StoredChunk, VectorRow,
+};
 use crate::error::Error;
 use crate::id::{
     AgentId, ArticleId, ChunkId, DataSourceId, DeliveryId, DocumentId, JobId, KeyId, OrgId, UserId,
     WebhookId,
 };
+use crate::ingest::SyncCounters;
 use crate::job::{Job, JobOutcome, NewJob};
 use crate::kb::{Article, ArticleStatus, ArticleVersion};
 use crate::org::Org;
@@ -136,6 +139,38 @@ pub trait Store: Send + Sync + 'static {
     async fn update_data_source(&self, ds: &DataSource) -> StoreResult<bool>;
     /// Deletes a data source with its documents (logging their removal); false if it did not exist.
     async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool>;
+
+    /// Starts (or resumes) a sync run: status `processing`, counters as given.
+    async fn begin_sync(&self, ds: &DataSourceId, counters: &SyncCounters) -> StoreResult<bool>;
+    /// Saves the counters of the running sync.
+    async fn save_sync_counters(
+        &self,
+        ds: &DataSourceId,
+        counters: &SyncCounters,
+    ) -> StoreResult<()>;
+    /// Counters of the current or last sync of a data source of the org.
+    async fn sync_counters(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+    ) -> StoreResult<Option<SyncCounters>>;
+    /// Writes the final status of a sync (and `last_synced_at = at` unless it failed), with
+    /// `last_error`. The one place a sync's outcome is written: a webhook outbox row for
+    /// `data_source.synced` / `data_source.failed` belongs in this transaction.
+    async fn record_sync_outcome(
+        &self,
+        ds: &DataSourceId,
+        status: DataSourceStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Data sources of every org in `status` (e.g. `processing`, to find syncs whose job died).
+    async fn data_sources_in_status(
+        &self,
+        status: DataSourceStatus,
+    ) -> StoreResult<Vec<DataSource>>;
+    /// Data sources of every org with an automatic schedule, with when their last sync started.
+    async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>>;
 
     /// Documents, chunks and the index change log.
     fn documents(&self) -> &dyn DocumentStore;
@@ -322,6 +357,8 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Records the outcome of the current attempt; false if `worker` no longer holds the job.
     async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool>;
+    /// The newest job with `dedupe_key` (finished or not).
+    async fn latest_job(&self, dedupe_key: &str) -> StoreResult<Option<Job>>;
     /// Reads a job of the org.
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>>;
 }
@@ -373,6 +410,45 @@ pub trait DocumentStore: Send + Sync {
         after: Option<&DocumentId>,
         limit: u32,
     ) -> StoreResult<Vec<DocumentId>>;
+    /// Inserts a document record without chunks (a queued upload, or a failure), unless the
+    /// data source has one with the same source key: that one is returned instead, requeued
+    /// (or its error replaced) if it had failed. The flag tells whether a record was created.
+    async fn insert_document_record(&self, doc: &Document) -> StoreResult<(Document, bool)>;
+    /// Sets a document's state; false if it does not exist.
+    async fn set_document_status(
+        &self,
+        id: &DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Documents of a data source of the org, newest first.
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+        page: Page,
+    ) -> StoreResult<Listed<Document>>;
+    /// Documents of a data source in one of `statuses`, oldest first.
+    async fn documents_with_status(
+        &self,
+        ds: &DataSourceId,
+        statuses: &[DocumentStatus],
+        limit: u32,
+    ) -> StoreResult<Vec<Document>>;
+    /// Documents of a data source by state.
+    async fn count_documents(&self, ds: &DataSourceId) -> StoreResult<DocumentCounts>;
+    /// Saves a document's source-specific resume state (e.g. ETag and links of a page).
+    async fn set_sync_state(&self, id: &DocumentId, state: &serde_json::Value) -> StoreResult<()>;
+    /// Every document of a data source with its resume state.
+    async fn sync_states(
+        &self,
+        ds: &DataSourceId,
+    ) -> StoreResult<Vec<(Document, serde_json::Value)>>;
+    /// Data sources (with their org) holding documents queued since before `before`.
+    async fn stale_queued_sources(
+        &self,
+        before: Timestamp,
+    ) -> StoreResult<Vec<(OrgId, DataSourceId)>>;
     /// Reads an index setting.
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     /// Writes an index setting.

@@ -7,8 +7,12 @@ use serde_json::json;
 use std::time::Duration;
 use twig_core::agent::{Agent, AgentInput};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
-use twig_core::id::{AgentId, DataSourceId, DeliveryId, KeyId, OrgId, WebhookId};
+use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus, SyncFrequency};
+use twig_core::document::{Document, DocumentStatus, StoredChunk};
+use twig_core::id::{
+    AgentId, ChunkId, DataSourceId, DeliveryId, DocumentId, KeyId, OrgId, WebhookId,
+};
+use twig_core::ingest::SyncCounters;
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
 use twig_core::kb::{Article, ArticleInput, ArticleStatus};
 use twig_core::org::Org;
@@ -372,6 +376,11 @@ pub async fn jobs_dedupe(store: &dyn Store) {
         .unwrap());
     let (e, created) = q.enqueue(job(&o, Some("sync:ds_1"))).await.unwrap();
     assert!(created && e.id != a.id);
+    assert_eq!(
+        q.latest_job("sync:ds_1").await.unwrap().map(|j| j.id),
+        Some(e.id.clone())
+    );
+    assert!(q.latest_job("sync:none").await.unwrap().is_none());
     let done = q.get_job(&o.id, &a.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.progress, json!({"done": 3}));
@@ -1063,6 +1072,216 @@ pub async fn kb_articles_and_versions(store: &dyn Store) {
         .is_none());
 }
 
+fn record(ds: &DataSource, key: &str, status: DocumentStatus, error: Option<&str>) -> Document {
+    let now = time::now();
+    Document {
+        id: DocumentId::generate(),
+        org_id: ds.org_id.clone(),
+        data_source_id: ds.id.clone(),
+        source_key: key.into(),
+        title: key.into(),
+        url: None,
+        filename: Some(format!("{key}.txt")),
+        content_hash: String::new(),
+        metadata: Default::default(),
+        chunks: 0,
+        status,
+        error: error.map(str::to_owned),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Document records: one per source key, failures requeued, states counted and listed per org.
+pub async fn document_records_and_states(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let other = org(store, "other").await;
+    let ds = website(store, &o, "files").await;
+    let docs = store.documents();
+    let a = record(&ds, "sha256:a", DocumentStatus::Queued, None);
+    let (got, created) = docs.insert_document_record(&a).await.unwrap();
+    assert!(created);
+    assert_eq!(got.status, DocumentStatus::Queued);
+    let dup = record(&ds, "sha256:a", DocumentStatus::Queued, None);
+    let (same, created) = docs.insert_document_record(&dup).await.unwrap();
+    assert!(!created, "same source key is the same document");
+    assert_eq!(same.id, a.id);
+    let bad = record(&ds, "sha256:b", DocumentStatus::Failed, Some("encrypted"));
+    docs.insert_document_record(&bad).await.unwrap();
+    let counts = docs.count_documents(&ds.id).await.unwrap();
+    assert_eq!((counts.queued, counts.failed, counts.total()), (1, 1, 2));
+    // A failed document uploaded again is queued again.
+    let retry = record(&ds, "sha256:b", DocumentStatus::Queued, None);
+    let (again, created) = docs.insert_document_record(&retry).await.unwrap();
+    assert!(!created);
+    assert_eq!(
+        (again.id.clone(), again.status),
+        (bad.id.clone(), DocumentStatus::Queued)
+    );
+    assert_eq!(again.error, None);
+    let stale = docs
+        .stale_queued_sources(time::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(stale, vec![(o.id.clone(), ds.id.clone())]);
+    let stale = docs
+        .stale_queued_sources(time::now() - chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    assert!(stale.is_empty(), "fresh uploads are left to their own job");
+    let queued = docs
+        .documents_with_status(
+            &ds.id,
+            &[DocumentStatus::Queued, DocumentStatus::Processing],
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(docs
+        .set_document_status(&a.id, DocumentStatus::Failed, Some("damaged"))
+        .await
+        .unwrap());
+    let got = docs.get_document(&o.id, &a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.error.as_deref()),
+        (DocumentStatus::Failed, Some("damaged"))
+    );
+    assert!(docs.get_document(&other.id, &a.id).await.unwrap().is_none());
+    // Indexing a record replaces it with chunks and marks it indexed.
+    let indexed = Document {
+        status: DocumentStatus::Indexed,
+        error: None,
+        content_hash: "h".into(),
+        chunks: 1,
+        ..got.clone()
+    };
+    let chunk = StoredChunk {
+        id: ChunkId::generate(),
+        document_id: a.id.clone(),
+        position: 0,
+        text: "hello".into(),
+        heading_path: vec![],
+        token_count: 1,
+        page: None,
+        embedding: None,
+    };
+    docs.upsert_document(&indexed, &[chunk]).await.unwrap();
+    let got = docs.get_document(&o.id, &a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.error, got.chunks),
+        (DocumentStatus::Indexed, None, 1)
+    );
+    let listed = docs
+        .list_documents(&o.id, &ds.id, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 2);
+    assert_eq!(
+        docs.list_documents(&other.id, &ds.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let page = Page {
+        limit: 1,
+        offset: 1,
+    };
+    assert_eq!(
+        docs.list_documents(&o.id, &ds.id, page)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    docs.set_sync_state(&a.id, &json!({"etag": "x"}))
+        .await
+        .unwrap();
+    let states = docs.sync_states(&ds.id).await.unwrap();
+    assert_eq!(states.len(), 2);
+    let (_, st) = states.iter().find(|(d, _)| d.id == a.id).unwrap();
+    assert_eq!(st, &json!({"etag": "x"}));
+}
+
+/// Sync counters and outcomes of a data source; schedules list only automatic sources.
+pub async fn sync_progress_and_outcome(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let ds = website(store, &o, "site").await;
+    assert_eq!(
+        store.sync_counters(&o.id, &ds.id).await.unwrap(),
+        Some(SyncCounters::default())
+    );
+    let started = time::now();
+    let c = SyncCounters {
+        total: 10,
+        done: 0,
+        failed: 0,
+        started_at: Some(started),
+    };
+    assert!(store.begin_sync(&ds.id, &c).await.unwrap());
+    let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
+    assert_eq!(got.status, DataSourceStatus::Processing);
+    let processing = store
+        .data_sources_in_status(DataSourceStatus::Processing)
+        .await
+        .unwrap();
+    assert_eq!(processing.len(), 1);
+    assert_eq!(processing[0].id, ds.id);
+    let c2 = SyncCounters {
+        done: 7,
+        failed: 1,
+        ..c
+    };
+    store.save_sync_counters(&ds.id, &c2).await.unwrap();
+    let read = store.sync_counters(&o.id, &ds.id).await.unwrap().unwrap();
+    assert_eq!((read.total, read.done, read.failed), (10, 7, 1));
+    assert_eq!(
+        read.started_at.map(|t| t.timestamp_micros()),
+        Some(started.timestamp_micros())
+    );
+    let other = org(store, "other").await;
+    assert_eq!(store.sync_counters(&other.id, &ds.id).await.unwrap(), None);
+    let at = time::now();
+    assert!(store
+        .record_sync_outcome(&ds.id, DataSourceStatus::Partial, Some("1 of 8 failed"), at)
+        .await
+        .unwrap());
+    let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
+    assert_eq!(got.status, DataSourceStatus::Partial);
+    assert_eq!(got.last_error.as_deref(), Some("1 of 8 failed"));
+    assert_eq!(
+        got.last_synced_at.map(|t| t.timestamp_micros()),
+        Some(at.timestamp_micros())
+    );
+    // A failure keeps the last successful sync time.
+    store
+        .record_sync_outcome(&ds.id, DataSourceStatus::Failed, Some("dns"), time::now())
+        .await
+        .unwrap();
+    let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
+    assert_eq!(got.status, DataSourceStatus::Failed);
+    assert_eq!(
+        got.last_synced_at.map(|t| t.timestamp_micros()),
+        Some(at.timestamp_micros())
+    );
+    assert!(
+        store.scheduled_data_sources().await.unwrap().is_empty(),
+        "manual is never scheduled"
+    );
+    let mut daily = got.clone();
+    daily.sync_frequency = SyncFrequency::Daily;
+    store.update_data_source(&daily).await.unwrap();
+    let sched = store.scheduled_data_sources().await.unwrap();
+    assert_eq!(sched.len(), 1);
+    assert_eq!(sched[0].0.id, ds.id);
+    assert_eq!(
+        sched[0].1.map(|t| t.timestamp_micros()),
+        Some(started.timestamp_micros())
+    );
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1073,7 +1292,7 @@ macro_rules! conformance_tests {
             jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
             webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
-            kb_articles_and_versions);
+            kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -47,6 +47,8 @@ enum Command {
         #[arg(long)]
         addr: Option<String>,
     },
+    /// Run only the sync job workers and the scheduler (no HTTP); `ingest.workers` of them (at least 1).
+    Worker,
     /// Manage organisations.
     #[command(subcommand)]
     Orgs(OrgsCommand),
@@ -65,6 +67,21 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Ingestion speed through the sync job (a file batch and a local crawl), with time shares.
+    Ingest {
+        /// BEIR directory whose abstracts become the files and pages (generated text if absent).
+        #[arg(long, default_value = "../shared/datasets/scifact")]
+        dataset: PathBuf,
+        /// Files in the batch.
+        #[arg(long, default_value_t = 300)]
+        files: usize,
+        /// Pages of the crawled site (plus its index page).
+        #[arg(long, default_value_t = 100)]
+        pages: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Retrieval quality (nDCG@10, recall, MRR) and speed on a BEIR data set, in a fresh temporary data dir.
     Retrieval {
         /// BEIR directory (corpus.jsonl, queries.jsonl, qrels/test.tsv).
@@ -169,6 +186,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(&settings.log);
     match cli.command {
         Command::Serve { .. } => crate::serve::run(settings).await,
+        Command::Worker => crate::ingest::run_worker(settings).await,
         Command::Orgs(cmd) => orgs(&settings, cmd).await,
         Command::Keys(cmd) => keys_cmd(&settings, cmd).await,
         Command::Config(_) => Ok(()),
@@ -187,6 +205,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             max_docs,
         }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
+        Command::Bench(BenchCommand::Ingest {
+            dataset,
+            files,
+            pages,
+            json,
+        }) => crate::bench_ingest::ingest(&settings, &dataset, files, pages, json).await,
     }
 }
 

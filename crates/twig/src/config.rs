@@ -37,6 +37,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Chat models: providers, default model, prices.
     pub llm: twig_llm::LlmConfig,
+    /// Ingestion: sync workers, upload limits, crawling.
+    pub ingest: IngestSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -148,6 +150,43 @@ impl RateLimitSettings {
                 burst: self.admin_burst,
             },
         })
+    }
+}
+
+/// `[ingest]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestSettings {
+    /// Sync jobs run at once by `serve` (0: none; run `twig worker` instead).
+    pub workers: usize,
+    /// Let crawls reach private, loopback, link-local and metadata addresses (intranets, tests).
+    pub allow_private_networks: bool,
+    /// Largest uploaded file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest uploaded zip archive, in bytes.
+    pub max_zip_bytes: u64,
+    /// Largest upload request (all files together), in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest crawled page, in bytes; larger pages are skipped.
+    pub max_page_bytes: u64,
+    /// Seconds a worker holds a job before another may take it over (renewed while it runs).
+    pub job_lease_secs: u64,
+    /// Seconds between passes of the sync scheduler.
+    pub schedule_interval_secs: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            allow_private_networks: false,
+            max_file_bytes: 50 * 1024 * 1024,
+            max_zip_bytes: 200 * 1024 * 1024,
+            max_upload_bytes: 1024 * 1024 * 1024,
+            max_page_bytes: 20 * 1024 * 1024,
+            job_lease_secs: 60,
+            schedule_interval_secs: 30,
+        }
     }
 }
 
@@ -270,6 +309,7 @@ impl Default for Settings {
             rate_limits: RateLimitSettings::default(),
             webhooks: WebhookSettings::default(),
             llm: twig_llm::LlmConfig::default(),
+            ingest: IngestSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -454,6 +494,22 @@ rotation_grace_hours = 24.0
 # [llm.prices]
 # "gpt-4o" = { input_per_mtok = 2.5, output_per_mtok = 10.0 }
 # "llama" = { input_per_mtok = 0.0, output_per_mtok = 0.0 }
+[ingest]
+# Sync jobs `twig serve` runs at once (0: none here; run `twig worker` instead).
+workers = 2
+# Crawls refuse hosts resolving to private, loopback, link-local or metadata addresses unless
+# this is true (intranets, tests).
+allow_private_networks = false
+# Upload limits in bytes: one file, one zip archive, one request (all files together).
+max_file_bytes = 52428800
+max_zip_bytes = 209715200
+max_upload_bytes = 1073741824
+# Largest crawled page in bytes; larger pages are skipped.
+max_page_bytes = 20971520
+# Seconds a worker holds a job before another worker may take it over (renewed while it runs).
+job_lease_secs = 60
+# Seconds between passes of the scheduler that queues hourly/daily/weekly syncs.
+schedule_interval_secs = 30
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -637,6 +693,25 @@ impl Settings {
                     name.to_uppercase()
                 );
             }
+        }
+        let ing = &self.ingest;
+        for (name, v) in [
+            ("max_file_bytes", ing.max_file_bytes),
+            ("max_zip_bytes", ing.max_zip_bytes),
+            ("max_upload_bytes", ing.max_upload_bytes),
+            ("max_page_bytes", ing.max_page_bytes),
+            ("job_lease_secs", ing.job_lease_secs),
+            ("schedule_interval_secs", ing.schedule_interval_secs),
+        ] {
+            if v == 0 {
+                bail!(
+                    "setting `ingest.{name}` (TWIG_INGEST__{}): must be at least 1",
+                    name.to_uppercase()
+                );
+            }
+        }
+        if ing.workers > 64 {
+            bail!("setting `ingest.workers` (TWIG_INGEST__WORKERS): at most 64");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!(

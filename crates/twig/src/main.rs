@@ -1,8 +1,10 @@
 //! `twig`: the server, and the operator commands that act on its data directory.
 
 mod bench;
+mod bench_ingest;
 mod cli;
 mod config;
+mod ingest;
 mod models;
 mod rerank;
 mod retrieval;

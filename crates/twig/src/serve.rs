@@ -53,22 +53,22 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
-    // Background jobs: webhook deliveries from the outbox.
-    let runner = Arc::new(
-        twig_jobs::Runner::new(store.clone(), twig_jobs::RunnerConfig::default()).register(
-            Arc::new(twig_webhooks::DeliverHandler::new(
-                store.clone(),
-                settings.webhooks.delivery_policy(),
-            )?),
-        ),
-    );
-    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-    let jobs = tokio::spawn(runner.run(jobs_stopped));
     // merged with the answering pipeline: `models` becomes AppState's `models`.
     let _models = models;
+    let files = crate::ingest::file_store(&settings, store.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = crate::ingest::start(
+        &settings,
+        settings.ingest.workers,
+        store.clone(),
+        retriever.clone(),
+        files.clone(),
+        stop_rx,
+    )?;
     let state = AppState {
         store,
         retriever,
+        ingestor: files,
         config: Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
             rate_limits: settings.rate_limits.limits(),
@@ -99,15 +99,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             grace.as_secs()
         ),
     }
-    let _ = stop_jobs.send(true);
-    if tokio::time::timeout(grace, jobs).await.is_err() {
-        tracing::warn!("the job in hand did not finish within the grace period; its lease will lapse and another worker resumes it");
+    // A sync in hand may take long: past the grace period its lease lapses and it resumes later.
+    let _ = stop_tx.send(true);
+    let all = futures::future::join_all(workers);
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!(
+            "sync workers did not stop within {}s; their jobs resume on the next start",
+            grace.as_secs()
+        );
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -106,7 +106,7 @@ pub async fn update(
     ))
 }
 
-/// Deletes a data source; agents stop listing it. Requires Write scope.
+/// Deletes a data source with its documents, chunks and stored files; agents stop listing it. Requires Write scope.
 #[utoipa::path(delete, path = "/api/v1/data-sources/{id}", tag = "data-sources",
     params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
@@ -115,9 +115,10 @@ pub async fn delete(
     auth: Authed<Write>,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
-    data_sources::delete(
+    twig_core::service::ingest::delete_data_source(
         s.store.as_ref(),
         s.retriever.as_ref(),
+        s.ingestor.as_ref(),
         &auth.key.org_id,
         &id,
     )

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod data_sources;
 pub mod health;
+pub mod ingest;
 pub mod kb;
 pub mod me;
 pub mod search;

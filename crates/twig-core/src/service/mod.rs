@@ -5,5 +5,6 @@
 
 pub mod agents;
 pub mod data_sources;
+pub mod ingest;
 pub mod keys;
 pub mod users;

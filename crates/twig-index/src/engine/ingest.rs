@@ -58,8 +58,17 @@ pub(super) async fn upsert(
     engine: &Engine,
     docs: Vec<DocumentInput>,
 ) -> Result<Vec<UpsertOutcome>, Error> {
-    let store = engine.store.documents();
-    let model = engine.embedder.as_ref().map(|e| e.model_id().to_owned());
+    upsert_with(engine.store.as_ref(), engine.embedder.clone(), docs).await
+}
+
+/// Chunks, embeds and stores documents (the indexes follow the store's change log).
+pub(super) async fn upsert_with(
+    owner: &dyn twig_core::store::Store,
+    embedder: Option<std::sync::Arc<dyn twig_core::retrieval::Embedder>>,
+    docs: Vec<DocumentInput>,
+) -> Result<Vec<UpsertOutcome>, Error> {
+    let store = owner.documents();
+    let model = embedder.as_ref().map(|e| e.model_id().to_owned());
     let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; docs.len()];
     // Validate the whole batch before writing anything, so a bad document changes nothing.
     let mut keys = std::collections::HashSet::new();
@@ -101,7 +110,6 @@ pub(super) async fn upsert(
     }
 
     // Chunking and embedding are CPU-bound: off the async runtime.
-    let embedder = engine.embedder.clone();
     let inputs: Vec<DocumentInput> = plans.iter().map(|p| p.input.clone()).collect();
     let prepared = tokio::task::spawn_blocking(move || prepare(&inputs, embedder))
         .await
@@ -125,6 +133,8 @@ pub(super) async fn upsert(
             content_hash: plan.hash,
             metadata: plan.input.metadata,
             chunks: n,
+            status: twig_core::document::DocumentStatus::Indexed,
+            error: None,
             created_at,
             updated_at: now,
         };

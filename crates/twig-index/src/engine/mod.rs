@@ -16,6 +16,7 @@
 mod ingest;
 mod reindex;
 mod search;
+mod writer;
 
 use crate::chunk::TokenCounter;
 use crate::lexical::LexicalIndex;
@@ -36,6 +37,7 @@ use twig_core::Error;
 
 pub use reindex::reindex;
 pub use search::Fusion;
+pub use writer::StoreWriter;
 
 /// Store key of the embedding model the vectors were made with.
 const MODEL_META_KEY: &str = "embedding_model";

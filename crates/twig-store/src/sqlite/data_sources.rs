@@ -5,8 +5,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use twig_core::datasource::{DataSource, DataSourceStatus, DataSourceType, SyncFrequency};
 use twig_core::id::{DataSourceId, OrgId};
+use twig_core::ingest::SyncCounters;
 use twig_core::page::{Listed, Page};
 use twig_core::store::StoreResult;
+use twig_core::time::Timestamp;
 
 const SELECT: &str =
     "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
@@ -145,4 +147,108 @@ pub(super) async fn delete(
         .await
         .map_err(backend)?;
     Ok(res.rows_affected() == 1)
+}
+
+pub(super) async fn save_counters(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &DataSourceId,
+    c: &SyncCounters,
+    begin: bool,
+) -> StoreResult<bool> {
+    let status = if begin { Some("processing") } else { None };
+    let res = sqlx::query(
+        "UPDATE data_sources SET sync_total = ?, sync_done = ?, sync_failed = ?, sync_started_at = ?,
+            status = COALESCE(?, status) WHERE id = ?",
+    )
+    .bind(c.total as i64)
+    .bind(c.done as i64)
+    .bind(c.failed as i64)
+    .bind(c.started_at.as_ref().map(micros))
+    .bind(status)
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub(super) async fn counters(
+    pool: &SqlitePool,
+    org: &OrgId,
+    id: &DataSourceId,
+) -> StoreResult<Option<SyncCounters>> {
+    let r = sqlx::query(
+        "SELECT sync_total, sync_done, sync_failed, sync_started_at FROM data_sources WHERE org_id = ? AND id = ?",
+    )
+    .bind(org.as_str())
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    let Some(r) = r else { return Ok(None) };
+    let n = |c: &str| -> StoreResult<u64> {
+        Ok(r.try_get::<i64, _>(c).map_err(backend)?.max(0) as u64)
+    };
+    Ok(Some(SyncCounters {
+        total: n("sync_total")?,
+        done: n("sync_done")?,
+        failed: n("sync_failed")?,
+        started_at: from_micros_opt(r.try_get("sync_started_at").map_err(backend)?)?,
+    }))
+}
+
+pub(super) async fn record_outcome(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &DataSourceId,
+    status: DataSourceStatus,
+    error: Option<&str>,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let synced = (status != DataSourceStatus::Failed).then(|| micros(&at));
+    let res = sqlx::query(
+        "UPDATE data_sources SET status = ?, last_error = ?, last_synced_at = COALESCE(?, last_synced_at),
+            updated_at = ? WHERE id = ?",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(synced)
+    .bind(micros(&at))
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub(super) async fn scheduled(
+    pool: &SqlitePool,
+) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
+    let rows = sqlx::query(
+        "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed, last_synced_at,
+            last_error, created_at, updated_at, sync_started_at FROM data_sources
+         WHERE sync_frequency != 'manual' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                row(r)?,
+                from_micros_opt(r.try_get("sync_started_at").map_err(backend)?)?,
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn in_status(
+    pool: &SqlitePool,
+    status: DataSourceStatus,
+) -> StoreResult<Vec<DataSource>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE status = ? ORDER BY id"))
+        .bind(status.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(row).collect()
 }

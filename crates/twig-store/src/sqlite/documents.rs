@@ -5,17 +5,20 @@ use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use twig_core::document::{
-    decode_embedding, encode_embedding, ChunkDetail, Document, IndexChange, StoredChunk, VectorRow,
+    decode_embedding, encode_embedding, ChunkDetail, Document, DocumentCounts, DocumentStatus,
+    IndexChange, StoredChunk, VectorRow,
 };
 use twig_core::id::{ChunkId, DataSourceId, DocumentId, OrgId};
+use twig_core::page::{Listed, Page};
 use twig_core::store::{DocumentStore, StoreError, StoreResult};
 
 const DOC_COLUMNS: &str =
     "d.id, d.org_id, d.data_source_id, d.source_key, d.title, d.url, d.filename, d.content_hash,
-    d.metadata, d.chunks, d.created_at, d.updated_at";
+    d.metadata, d.chunks, d.status, d.error, d.created_at, d.updated_at";
 
 fn doc_row(r: &SqliteRow) -> StoreResult<Document> {
     let metadata: String = r.try_get("metadata").map_err(backend)?;
+    let status: String = r.try_get("status").map_err(backend)?;
     Ok(Document {
         id: DocumentId::from_trusted(r.try_get("id").map_err(backend)?),
         org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
@@ -27,6 +30,9 @@ fn doc_row(r: &SqliteRow) -> StoreResult<Document> {
         content_hash: r.try_get("content_hash").map_err(backend)?,
         metadata: serde_json::from_str(&metadata).map_err(backend)?,
         chunks: r.try_get::<i64, _>("chunks").map_err(backend)?.max(0) as u32,
+        status: DocumentStatus::parse(&status)
+            .ok_or_else(|| backend(anyhow::anyhow!("unknown document status {status:?}")))?,
+        error: r.try_get("error").map_err(backend)?,
         created_at: from_micros(r.try_get("created_at").map_err(backend)?)?,
         updated_at: from_micros(r.try_get("updated_at").map_err(backend)?)?,
     })
@@ -141,10 +147,11 @@ impl DocumentStore for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO documents (id, org_id, data_source_id, source_key, title, url, filename, content_hash, metadata,
-                chunks, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                chunks, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET source_key = excluded.source_key, title = excluded.title,
                 url = excluded.url, filename = excluded.filename, content_hash = excluded.content_hash,
-                metadata = excluded.metadata, chunks = excluded.chunks, updated_at = excluded.updated_at",
+                metadata = excluded.metadata, chunks = excluded.chunks, status = excluded.status,
+                error = excluded.error, updated_at = excluded.updated_at",
         )
         .bind(doc.id.as_str())
         .bind(doc.org_id.as_str())
@@ -156,6 +163,8 @@ impl DocumentStore for SqliteStore {
         .bind(&doc.content_hash)
         .bind(serde_json::Value::Object(doc.metadata.clone()).to_string())
         .bind(i64::from(doc.chunks))
+        .bind(doc.status.as_str())
+        .bind(&doc.error)
         .bind(micros(&doc.created_at))
         .bind(micros(&doc.updated_at))
         .execute(&mut *tx)
@@ -388,6 +397,237 @@ impl DocumentStore for SqliteStore {
                 .await
                 .map_err(backend)?;
         Ok(ids.into_iter().map(DocumentId::from_trusted).collect())
+    }
+
+    async fn insert_document_record(&self, doc: &Document) -> StoreResult<(Document, bool)> {
+        let mut tx = self.begin().await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = ? AND d.source_key = ?"
+        ))
+        .bind(doc.data_source_id.as_str())
+        .bind(&doc.source_key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(r) = existing {
+            let mut found = doc_row(&r)?;
+            if found.org_id != doc.org_id {
+                return Err(StoreError::Conflict("source key of another org".into()));
+            }
+            if found.status == DocumentStatus::Failed && doc.status != DocumentStatus::Indexed {
+                // A failure may be retried (queued again) or replaced by a newer reason.
+                sqlx::query(
+                    "UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(doc.status.as_str())
+                .bind(&doc.error)
+                .bind(micros(&doc.updated_at))
+                .bind(found.id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                found.status = doc.status;
+                found.error = doc.error.clone();
+                found.updated_at = doc.updated_at;
+            }
+            tx.commit().await.map_err(backend)?;
+            return Ok((found, false));
+        }
+        let ds_ok: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = ? AND org_id = ?")
+                .bind(doc.data_source_id.as_str())
+                .bind(doc.org_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if ds_ok.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "data source {} no longer exists",
+                doc.data_source_id
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO documents (id, org_id, data_source_id, source_key, title, url, filename, content_hash, metadata,
+                chunks, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+        )
+        .bind(doc.id.as_str())
+        .bind(doc.org_id.as_str())
+        .bind(doc.data_source_id.as_str())
+        .bind(&doc.source_key)
+        .bind(&doc.title)
+        .bind(&doc.url)
+        .bind(&doc.filename)
+        .bind(&doc.content_hash)
+        .bind(serde_json::Value::Object(doc.metadata.clone()).to_string())
+        .bind(doc.status.as_str())
+        .bind(&doc.error)
+        .bind(micros(&doc.created_at))
+        .bind(micros(&doc.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((
+            Document {
+                chunks: 0,
+                ..doc.clone()
+            },
+            true,
+        ))
+    }
+
+    async fn set_document_status(
+        &self,
+        id: &DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let res =
+            sqlx::query("UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?")
+                .bind(status.as_str())
+                .bind(error)
+                .bind(micros(&twig_core::time::now()))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+        page: Page,
+    ) -> StoreResult<Listed<Document>> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM documents WHERE org_id = ? AND data_source_id = ?",
+        )
+        .bind(org.as_str())
+        .bind(ds.as_str())
+        .fetch_one(&self.read)
+        .await
+        .map_err(backend)?;
+        let (limit, offset) = super::bounds(page);
+        let rows = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = ? AND d.data_source_id = ?
+             ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(org.as_str())
+        .bind(ds.as_str())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        Ok(Listed {
+            items: rows.iter().map(doc_row).collect::<StoreResult<_>>()?,
+            total: total.max(0) as u64,
+        })
+    }
+
+    async fn documents_with_status(
+        &self,
+        ds: &DataSourceId,
+        statuses: &[DocumentStatus],
+        limit: u32,
+    ) -> StoreResult<Vec<Document>> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = "
+        ));
+        q.push_bind(ds.as_str()).push(" AND d.status IN (");
+        let mut sep = q.separated(", ");
+        for s in statuses {
+            sep.push_bind(s.as_str());
+        }
+        q.push(") ORDER BY d.created_at, d.id LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
+        rows.iter().map(doc_row).collect()
+    }
+
+    async fn count_documents(&self, ds: &DataSourceId) -> StoreResult<DocumentCounts> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM documents WHERE data_source_id = ? GROUP BY status",
+        )
+        .bind(ds.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        let mut c = DocumentCounts::default();
+        for r in &rows {
+            let status: String = r.try_get("status").map_err(backend)?;
+            let n = r.try_get::<i64, _>("n").map_err(backend)?.max(0) as u64;
+            match DocumentStatus::parse(&status) {
+                Some(DocumentStatus::Queued) => c.queued = n,
+                Some(DocumentStatus::Processing) => c.processing = n,
+                Some(DocumentStatus::Indexed) => c.indexed = n,
+                Some(DocumentStatus::Failed) => c.failed = n,
+                None => {
+                    return Err(backend(anyhow::anyhow!(
+                        "unknown document status {status:?}"
+                    )))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    async fn set_sync_state(&self, id: &DocumentId, state: &serde_json::Value) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE documents SET sync_state = ? WHERE id = ?")
+            .bind(state.to_string())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn sync_states(
+        &self,
+        ds: &DataSourceId,
+    ) -> StoreResult<Vec<(Document, serde_json::Value)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DOC_COLUMNS}, d.sync_state FROM documents d WHERE d.data_source_id = ? ORDER BY d.id"
+        ))
+        .bind(ds.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("sync_state").map_err(backend)?;
+                Ok((doc_row(r)?, serde_json::from_str(&state).map_err(backend)?))
+            })
+            .collect()
+    }
+
+    async fn stale_queued_sources(
+        &self,
+        before: twig_core::time::Timestamp,
+    ) -> StoreResult<Vec<(OrgId, DataSourceId)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT org_id, data_source_id FROM documents
+             WHERE status = 'queued' AND updated_at < ? ORDER BY data_source_id",
+        )
+        .bind(super::micros(&before))
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
+                    DataSourceId::from_trusted(r.try_get("data_source_id").map_err(backend)?),
+                ))
+            })
+            .collect()
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {

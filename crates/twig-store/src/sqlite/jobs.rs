@@ -219,6 +219,17 @@ impl JobStore for SqliteStore {
         Ok(res.rows_affected() == 1)
     }
 
+    async fn latest_job(&self, dedupe_key: &str) -> StoreResult<Option<Job>> {
+        let r = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = ? ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(dedupe_key)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(backend)?;
+        r.as_ref().map(row).transpose()
+    }
+
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>> {
         let r = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM jobs WHERE org_id = ? AND id = ?"

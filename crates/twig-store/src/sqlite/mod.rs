@@ -26,6 +26,7 @@ use twig_core::agent::Agent;
 use twig_core::apikey::{ApiKey, KeyHash};
 use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId, UserId};
+use twig_core::ingest::SyncCounters;
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::ratelimit::LimitOverrides;
@@ -107,6 +108,41 @@ pub(crate) fn bounds(page: Page) -> (i64, i64) {
         i64::from(page.limit),
         i64::try_from(page.offset).unwrap_or(i64::MAX),
     )
+}
+
+/// Queues `data_source.synced` or `data_source.failed` in the transaction writing the outcome.
+async fn sync_event(
+    tx: &mut Transaction<'static, Sqlite>,
+    ds: &DataSourceId,
+    status: DataSourceStatus,
+    error: Option<&str>,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT org_id, name, chunks_indexed, sync_total, sync_failed FROM data_sources WHERE id = ?",
+    )
+    .bind(ds.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let Some((org, name, chunks, total, failed)) = row else {
+        return Ok(());
+    };
+    let (kind, data) = if status == DataSourceStatus::Failed {
+        (
+            EventKind::DataSourceFailed,
+            serde_json::json!({ "data_source_id": ds.as_str(), "name": name, "status": status.as_str(),
+                "error": error }),
+        )
+    } else {
+        (
+            EventKind::DataSourceSynced,
+            serde_json::json!({ "data_source_id": ds.as_str(), "name": name, "status": status.as_str(),
+                "chunks_indexed": chunks, "documents_total": total, "documents_failed": failed,
+                "last_synced_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "error": error }),
+        )
+    };
+    webhooks::emit(tx, &OrgId::from_trusted(org), kind, data).await
 }
 
 /// Webhook data of agent events: its id and the agent as the API shows it.
@@ -289,6 +325,58 @@ impl Store for SqliteStore {
         let done = data_sources::delete(&mut tx, org, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(done)
+    }
+
+    async fn begin_sync(&self, ds: &DataSourceId, counters: &SyncCounters) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::save_counters(&mut tx, ds, counters, true).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn save_sync_counters(
+        &self,
+        ds: &DataSourceId,
+        counters: &SyncCounters,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        data_sources::save_counters(&mut tx, ds, counters, false).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn sync_counters(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+    ) -> StoreResult<Option<SyncCounters>> {
+        data_sources::counters(&self.read, org, ds).await
+    }
+
+    async fn record_sync_outcome(
+        &self,
+        ds: &DataSourceId,
+        status: DataSourceStatus,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = data_sources::record_outcome(&mut tx, ds, status, error, at).await?;
+        if done {
+            sync_event(&mut tx, ds, status, error, at).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(done)
+    }
+
+    async fn data_sources_in_status(
+        &self,
+        status: DataSourceStatus,
+    ) -> StoreResult<Vec<DataSource>> {
+        data_sources::in_status(&self.read, status).await
+    }
+
+    async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
+        data_sources::scheduled(&self.read).await
     }
 
     fn documents(&self) -> &dyn DocumentStore {

@@ -222,6 +222,12 @@ impl TestServer {
         )
     }
 
+    /// Kills the process at once (SIGKILL), as a crash or power loss would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()

@@ -339,3 +339,48 @@ async fn events_are_signed_retried_and_only_sent_when_subscribed() {
     assert_eq!(last["event"], "agent.deleted");
     assert_eq!(last["data"]["agent_id"], agent.as_str());
 }
+
+#[tokio::test]
+async fn sync_outcomes_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir.path(), OPEN).await;
+    let a = s.admin().to_owned();
+    let (rx, url) = receiver(&[]).await;
+    let r = s
+        .post(
+            "/api/v1/webhooks",
+            &a,
+            json!({"url": url, "events": ["data_source.synced", "data_source.failed"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ds = s
+        .post(
+            "/api/v1/data-sources",
+            &a,
+            json!({"type": "file", "name": "Docs"}),
+        )
+        .await;
+    let ds = ds.body["id"].as_str().unwrap().to_owned();
+    let up = crate::ingest::upload(
+        &s,
+        &a,
+        &ds,
+        &[
+            ("a.txt", b"Refunds are issued within 14 days.".as_slice()),
+            ("b.pdf", b"%PDF-1.4 truncated".as_slice()),
+        ],
+    )
+    .await;
+    assert_eq!(up.status, 202, "{}", up.text);
+    let got = rx.wait_for(1).await;
+    assert_eq!(got.len(), 1, "one sync, one event");
+    let body: Value = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!(body["event"], "data_source.synced");
+    assert_eq!(body["data"]["data_source_id"], ds.as_str());
+    assert_eq!(
+        body["data"]["status"], "partial",
+        "one of two files failed: {body}"
+    );
+    assert_eq!(body["data"]["documents_failed"], 1);
+}

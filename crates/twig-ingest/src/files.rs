@@ -1,0 +1,272 @@
+//! File sources: originals kept in the data directory, one document per distinct
+//! content (the source key is the content's SHA-256), zips expanded on upload.
+
+use crate::{blocking, IngestConfig};
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use twig_core::document::{Document, DocumentStatus};
+use twig_core::id::{DataSourceId, DocumentId, OrgId};
+use twig_core::ingest::{Ingestor, UploadLimits, UploadedDocument, UploadedFile};
+use twig_core::store::Store;
+use twig_core::{time, Error, Result};
+
+/// Source-key prefix of uploaded files.
+const KEY_PREFIX: &str = "sha256:";
+
+/// Stores uploads and queues them for the sync job.
+pub struct FileStore {
+    store: Arc<dyn Store>,
+    config: IngestConfig,
+}
+
+fn internal(e: impl Into<anyhow::Error>) -> Error {
+    Error::Internal(e.into())
+}
+
+/// Human size for messages.
+fn mb(bytes: u64) -> String {
+    format!("{} MB", bytes / (1024 * 1024))
+}
+
+fn is_zip(name: &str, content_type: Option<&str>) -> bool {
+    name.to_ascii_lowercase().ends_with(".zip")
+        || matches!(
+            content_type,
+            Some("application/zip" | "application/x-zip-compressed")
+        )
+}
+
+/// One file to record: its bytes already in place (or refused, with the reason).
+struct Entry {
+    filename: String,
+    content_type: Option<String>,
+    sha256: String,
+    size: u64,
+    refused: Option<String>,
+}
+
+impl FileStore {
+    /// A file store over `store` with `config`.
+    pub fn new(store: Arc<dyn Store>, config: IngestConfig) -> Self {
+        Self { store, config }
+    }
+
+    fn ds_dir(&self, org: &OrgId, ds: &DataSourceId) -> PathBuf {
+        self.config.files_dir.join(org.as_str()).join(ds.as_str())
+    }
+
+    /// Where the original of `doc` is kept.
+    pub fn path_of(&self, doc: &Document) -> Option<PathBuf> {
+        let sha = doc.source_key.strip_prefix(KEY_PREFIX)?;
+        Some(self.ds_dir(&doc.org_id, &doc.data_source_id).join(sha))
+    }
+
+    /// Removes originals no document refers to any more (deleted documents), once they are
+    /// older than an hour, so a file whose upload is still being recorded is never touched.
+    pub async fn collect_garbage(&self, ds: &twig_core::datasource::DataSource) -> Result<usize> {
+        let keep: std::collections::HashSet<String> = self
+            .store
+            .documents()
+            .sync_states(&ds.id)
+            .await?
+            .into_iter()
+            .filter_map(|(d, _)| d.source_key.strip_prefix(KEY_PREFIX).map(str::to_owned))
+            .collect();
+        let dir = self.ds_dir(&ds.org_id, &ds.id);
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return Ok(0);
+        };
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mut removed = 0;
+        while let Some(e) = entries.next_entry().await.map_err(internal)? {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = e
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff);
+            if old && !keep.contains(&name) && tokio::fs::remove_file(e.path()).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn record(&self, org: &OrgId, ds: &DataSourceId, e: Entry) -> Result<UploadedDocument> {
+        let now = time::now();
+        let mut metadata = Map::new();
+        metadata.insert("size".into(), json!(e.size));
+        if let Some(ct) = &e.content_type {
+            metadata.insert("content_type".into(), json!(ct));
+        }
+        let (status, error) = match e.refused {
+            Some(reason) => (DocumentStatus::Failed, Some(reason)),
+            None => (DocumentStatus::Queued, None),
+        };
+        let doc = Document {
+            id: DocumentId::generate(),
+            org_id: org.clone(),
+            data_source_id: ds.clone(),
+            source_key: format!("{KEY_PREFIX}{}", e.sha256),
+            title: e.filename.clone(),
+            url: None,
+            filename: Some(e.filename.clone()),
+            content_hash: String::new(),
+            metadata,
+            chunks: 0,
+            status,
+            error,
+            created_at: now,
+            updated_at: now,
+        };
+        let (doc, _) = self.store.documents().insert_document_record(&doc).await?;
+        Ok(UploadedDocument {
+            id: doc.id,
+            filename: doc.filename.unwrap_or(e.filename),
+            status: doc.status,
+            error: doc.error,
+        })
+    }
+
+    /// Moves a staged upload into place, or expands a zip into its entries.
+    async fn place(&self, dir: &Path, f: UploadedFile) -> Result<Vec<Entry>> {
+        let limits = self.config.limits;
+        let zip = is_zip(&f.filename, f.content_type.as_deref());
+        let limit = if zip {
+            limits.max_zip_bytes
+        } else {
+            limits.max_file_bytes
+        };
+        let refuse = |reason: String| Entry {
+            filename: f.filename.clone(),
+            content_type: f.content_type.clone(),
+            sha256: f.sha256.clone(),
+            size: f.size,
+            refused: Some(reason),
+        };
+        let Some(path) = f.path.clone().filter(|_| f.size <= limit) else {
+            if let Some(p) = &f.path {
+                let _ = tokio::fs::remove_file(p).await;
+            }
+            let what = if zip { "zip archive" } else { "file" };
+            return Ok(vec![refuse(format!(
+                "the {what} is too large: {} bytes exceeds the limit of {}",
+                f.size,
+                mb(limit)
+            ))]);
+        };
+        if !zip {
+            tokio::fs::rename(&path, dir.join(&f.sha256))
+                .await
+                .map_err(internal)?;
+            return Ok(vec![Entry {
+                refused: None,
+                ..refuse(String::new())
+            }]);
+        }
+        let bytes = tokio::fs::read(&path).await.map_err(internal)?;
+        let _ = tokio::fs::remove_file(&path).await;
+        let parse_limits = self.config.parse_limits();
+        // Expansion is CPU-bound and bounded by the bomb guards (ratio, total size, entries).
+        let expanded = blocking(move || twig_parse::expand_zip(&bytes, &parse_limits))
+            .await
+            .map_err(Error::Internal)?;
+        let entries = match expanded {
+            Err(e) => return Ok(vec![refuse(e.to_string())]),
+            Ok(entries) => entries,
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let sha = hex::encode(Sha256::digest(&entry.bytes));
+            let name = format!("{}/{}", f.filename, entry.name);
+            let size = entry.bytes.len() as u64;
+            if size > limits.max_file_bytes {
+                out.push(Entry {
+                    filename: name,
+                    content_type: None,
+                    sha256: sha,
+                    size,
+                    refused: Some(format!(
+                        "the file is too large: {size} bytes exceeds the limit of {}",
+                        mb(limits.max_file_bytes)
+                    )),
+                });
+                continue;
+            }
+            tokio::fs::write(dir.join(&sha), &entry.bytes)
+                .await
+                .map_err(internal)?;
+            out.push(Entry {
+                filename: name,
+                content_type: None,
+                sha256: sha,
+                size,
+                refused: None,
+            });
+        }
+        if out.is_empty() {
+            return Ok(vec![refuse("the zip archive contains no files".into())]);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Ingestor for FileStore {
+    fn limits(&self) -> UploadLimits {
+        self.config.limits
+    }
+
+    fn staging_dir(&self) -> PathBuf {
+        self.config.files_dir.join(".staging")
+    }
+
+    async fn add_files(
+        &self,
+        org: &OrgId,
+        ds: &DataSourceId,
+        files: Vec<UploadedFile>,
+    ) -> Result<Vec<UploadedDocument>> {
+        let dir = self.ds_dir(org, ds);
+        tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+        let mut out = Vec::new();
+        for f in files {
+            for entry in self.place(&dir, f).await? {
+                out.push(self.record(org, ds, entry).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn forget_data_source(&self, org: &OrgId, ds: &DataSourceId) -> Result<()> {
+        match tokio::fs::remove_dir_all(self.ds_dir(org, ds)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(internal(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Result of parsing one stored file.
+pub(crate) enum Parsed {
+    /// Sections to index.
+    Ok(twig_parse::ParsedDocument),
+    /// A reason to show on the failed document.
+    Failed(String),
+}
+
+/// Reads and parses a stored original (blocking: call off the runtime).
+pub(crate) fn parse_stored(path: &Path, doc: &Document, limits: &twig_parse::Limits) -> Parsed {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Parsed::Failed(format!("the stored file cannot be read: {e}")),
+    };
+    let name = doc.filename.as_deref().unwrap_or(&doc.title);
+    let ct = doc.metadata.get("content_type").and_then(Value::as_str);
+    match twig_parse::parse(name, ct, &bytes, limits) {
+        Ok(p) => Parsed::Ok(p),
+        Err(e) => Parsed::Failed(e.to_string()),
+    }
+}

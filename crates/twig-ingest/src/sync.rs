@@ -1,0 +1,377 @@
+//! The `sync` job: brings one data source's documents up to date.
+//!
+//! Checkpoint: every document's state (`queued`, `processing`, `indexed`,
+//! `failed`) lives in the store and a document's chunks are replaced in one
+//! transaction, so a resumed attempt only processes what is not finished yet
+//! and never duplicates a chunk. The job's progress (the run's counters) is
+//! saved after every batch, so the status endpoint moves while a sync runs and
+//! a resumed attempt continues its counters and rate estimate.
+
+use crate::files::{parse_stored, FileStore, Parsed};
+use crate::{blocking, website, IngestConfig};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use twig_core::datasource::{DataSource, DataSourceStatus, DataSourceType};
+use twig_core::document::{Document, DocumentStatus};
+use twig_core::id::DataSourceId;
+use twig_core::ingest::{SyncCounters, SYNC_JOB};
+use twig_core::job::Job;
+use twig_core::retrieval::{DocumentInput, Retriever, SectionInput};
+use twig_core::store::Store;
+use twig_core::time;
+use twig_jobs::{JobContext, JobError, JobHandler};
+
+/// Files parsed and embedded together (one embedding batch).
+const FILE_BATCH: u32 = 32;
+
+/// What a finished sync reports.
+pub(crate) struct Report {
+    pub status: DataSourceStatus,
+    pub error: Option<String>,
+    pub counters: SyncCounters,
+}
+
+/// Runs `sync` jobs for file and website sources.
+pub struct SyncHandler {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) retriever: Arc<dyn Retriever>,
+    pub(crate) files: Arc<FileStore>,
+    pub(crate) config: IngestConfig,
+}
+
+impl SyncHandler {
+    /// A handler writing through `retriever`, reading originals from `files`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        retriever: Arc<dyn Retriever>,
+        files: Arc<FileStore>,
+        config: IngestConfig,
+    ) -> Self {
+        Self {
+            store,
+            retriever,
+            files,
+            config,
+        }
+    }
+
+    /// Saves counters to the data source (status endpoint) and the job (checkpoint).
+    pub(crate) async fn checkpoint(
+        &self,
+        ds: &DataSourceId,
+        c: &SyncCounters,
+        ctx: &JobContext,
+    ) -> Result<(), JobError> {
+        self.checkpoint_with(ds, c, ctx, None).await
+    }
+
+    /// [`Self::checkpoint`] with extra resume state merged into the job's progress.
+    async fn checkpoint_with(
+        &self,
+        ds: &DataSourceId,
+        c: &SyncCounters,
+        ctx: &JobContext,
+        extra: Option<Value>,
+    ) -> Result<(), JobError> {
+        self.store
+            .save_sync_counters(ds, c)
+            .await
+            .map_err(|e| JobError::Retryable(format!("cannot save progress: {e}")))?;
+        let mut progress = counters_json(c);
+        if let (Value::Object(p), Some(Value::Object(x))) = (&mut progress, extra) {
+            p.extend(x);
+        }
+        if !ctx.checkpoint(&progress).await {
+            return Err(JobError::Retryable(
+                "the job's lease was lost to another worker".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn sync_files(
+        &self,
+        ds: &DataSource,
+        ctx: &JobContext,
+        mut c: SyncCounters,
+        progress: &Value,
+    ) -> Result<Report, JobError> {
+        let docs = self.store.documents();
+        // `done` counts this run's documents: those indexed before it are the baseline (kept in
+        // the checkpoint, so a resumed attempt counts from the same one). `failed` counts every
+        // failed document of the source, refused uploads included: each is a problem to show.
+        let base = match progress.get("base_indexed").and_then(Value::as_u64) {
+            Some(i) => i,
+            None => docs.count_documents(&ds.id).await.map_err(retry)?.indexed,
+        };
+        let extra = json!({ "base_indexed": base });
+        loop {
+            let counts = docs.count_documents(&ds.id).await.map_err(retry)?;
+            c.done = counts.indexed.saturating_sub(base);
+            c.failed = counts.failed;
+            c.total = c.done + c.failed + counts.queued + counts.processing;
+            self.checkpoint_with(&ds.id, &c, ctx, Some(extra.clone()))
+                .await?;
+            let batch = docs
+                .documents_with_status(
+                    &ds.id,
+                    &[DocumentStatus::Queued, DocumentStatus::Processing],
+                    FILE_BATCH,
+                )
+                .await
+                .map_err(retry)?;
+            if batch.is_empty() {
+                break;
+            }
+            self.index_files(ds, batch).await?;
+        }
+        match self.files.collect_garbage(ds).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(data_source = %ds.id, files = n, "removed originals of deleted documents")
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot remove unused originals"),
+        }
+        let counts = docs.count_documents(&ds.id).await.map_err(retry)?;
+        let (status, error) = outcome(counts.indexed, counts.failed, "documents");
+        Ok(Report {
+            status,
+            error,
+            counters: c,
+        })
+    }
+
+    async fn index_files(&self, ds: &DataSource, batch: Vec<Document>) -> Result<(), JobError> {
+        let docs = self.store.documents();
+        for d in &batch {
+            docs.set_document_status(&d.id, DocumentStatus::Processing, None)
+                .await
+                .map_err(retry)?;
+        }
+        let limits = self.config.parse_limits();
+        let jobs: Vec<_> = batch
+            .iter()
+            .map(|d| (d.clone(), self.files.path_of(d)))
+            .collect();
+        // Parsing is CPU-bound: off the async runtime.
+        let parsed = blocking(move || {
+            jobs.into_iter()
+                .map(|(d, path)| {
+                    let p = match &path {
+                        Some(p) => parse_stored(p, &d, &limits),
+                        None => Parsed::Failed("the document has no stored original".into()),
+                    };
+                    (d, p)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| JobError::Retryable(format!("{e:#}")))?;
+        let mut inputs = Vec::new();
+        for (d, p) in parsed {
+            match p {
+                Parsed::Failed(reason) => {
+                    docs.set_document_status(&d.id, DocumentStatus::Failed, Some(&reason))
+                        .await
+                        .map_err(retry)?;
+                }
+                Parsed::Ok(parsed) => inputs.push((d.id.clone(), file_input(ds, &d, parsed))),
+            }
+        }
+        self.upsert_each(inputs).await
+    }
+
+    /// Upserts a batch; if the batch is refused, each document alone, failing only the bad ones.
+    pub(crate) async fn upsert_each(
+        &self,
+        inputs: Vec<(twig_core::id::DocumentId, DocumentInput)>,
+    ) -> Result<(), JobError> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<DocumentInput> = inputs.iter().map(|(_, i)| i.clone()).collect();
+        match self.retriever.upsert_documents(batch).await {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    // An unchanged document was not rewritten: mark it indexed again.
+                    if let twig_core::retrieval::UpsertOutcome::Unchanged(id) = o {
+                        self.store
+                            .documents()
+                            .set_document_status(&id, DocumentStatus::Indexed, None)
+                            .await
+                            .map_err(retry)?;
+                    }
+                }
+                Ok(())
+            }
+            Err(twig_core::Error::InvalidRequest { .. }) if inputs.len() > 1 => {
+                for one in inputs {
+                    Box::pin(self.upsert_each(vec![one])).await?;
+                }
+                Ok(())
+            }
+            Err(twig_core::Error::InvalidRequest { message, .. }) => {
+                let id = &inputs[0].0;
+                self.store
+                    .documents()
+                    .set_document_status(id, DocumentStatus::Failed, Some(&message))
+                    .await
+                    .map_err(retry)?;
+                Ok(())
+            }
+            Err(e) => Err(JobError::Retryable(format!("indexing failed: {e:#}"))),
+        }
+    }
+
+    /// Writes a sync's final state. The one place a sync's outcome is recorded
+    /// (`Store::record_sync_outcome`): webhook events join that transaction later.
+    async fn finish_sync(
+        &self,
+        ds: &DataSourceId,
+        report: &Report,
+        final_counters: bool,
+    ) -> Result<(), twig_core::store::StoreError> {
+        if final_counters {
+            self.store.save_sync_counters(ds, &report.counters).await?;
+        }
+        self.store
+            .record_sync_outcome(ds, report.status, report.error.as_deref(), time::now())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Status of a finished run from its successes and failures.
+pub(crate) fn outcome(ok: u64, failed: u64, what: &str) -> (DataSourceStatus, Option<String>) {
+    match (ok, failed) {
+        (_, 0) => (DataSourceStatus::Active, None),
+        (0, n) => (
+            DataSourceStatus::Failed,
+            Some(format!("all {n} {what} failed")),
+        ),
+        (ok, n) => (
+            DataSourceStatus::Partial,
+            Some(format!("{n} of {} {what} failed", ok + n)),
+        ),
+    }
+}
+
+fn file_input(ds: &DataSource, d: &Document, p: twig_parse::ParsedDocument) -> DocumentInput {
+    let mut metadata = d.metadata.clone();
+    metadata.insert("format".into(), json!(p.format.as_str()));
+    for (k, v) in p.metadata {
+        metadata.entry(k).or_insert(v);
+    }
+    DocumentInput {
+        org_id: d.org_id.clone(),
+        data_source_id: ds.id.clone(),
+        source_key: d.source_key.clone(),
+        title: p
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| d.title.clone()),
+        url: None,
+        filename: d.filename.clone(),
+        metadata,
+        sections: sections(p.sections),
+        chunking: ds.chunking(),
+    }
+}
+
+/// Parser sections to retrieval sections.
+pub(crate) fn sections(s: Vec<twig_parse::Section>) -> Vec<SectionInput> {
+    s.into_iter()
+        .map(|s| SectionInput {
+            heading_path: s.heading_path,
+            text: s.text,
+            page: s.page,
+        })
+        .collect()
+}
+
+pub(crate) fn retry(e: impl std::fmt::Display) -> JobError {
+    JobError::Retryable(format!("storage error: {e}"))
+}
+
+fn counters_json(c: &SyncCounters) -> Value {
+    json!({
+        "total": c.total, "done": c.done, "failed": c.failed,
+        "started_at": c.started_at.map(|t| t.timestamp_micros()),
+    })
+}
+
+fn counters_from(v: &Value) -> Option<SyncCounters> {
+    let started = v.get("started_at")?.as_i64()?;
+    Some(SyncCounters {
+        total: v.get("total")?.as_u64()?,
+        done: v.get("done")?.as_u64()?,
+        failed: v.get("failed")?.as_u64()?,
+        started_at: Some(chrono::DateTime::from_timestamp_micros(started)?),
+    })
+}
+
+#[async_trait]
+impl JobHandler for SyncHandler {
+    fn kind(&self) -> &'static str {
+        SYNC_JOB
+    }
+
+    async fn run(&self, job: Job, ctx: JobContext) -> Result<Value, JobError> {
+        let ds_id = job
+            .payload
+            .get("data_source_id")
+            .and_then(Value::as_str)
+            .and_then(|s| DataSourceId::parse(s).ok())
+            .ok_or_else(|| JobError::Permanent("the sync job names no data source".into()))?;
+        let Some(ds) = self
+            .store
+            .get_data_source(&job.org_id, &ds_id)
+            .await
+            .map_err(retry)?
+        else {
+            return Ok(json!({"skipped": "the data source was deleted"}));
+        };
+        // A resumed attempt continues the run it interrupted.
+        let counters = counters_from(&job.progress).unwrap_or(SyncCounters {
+            started_at: Some(time::now()),
+            ..SyncCounters::default()
+        });
+        self.store
+            .begin_sync(&ds.id, &counters)
+            .await
+            .map_err(retry)?;
+        let result = match ds.kind {
+            DataSourceType::File => self.sync_files(&ds, &ctx, counters, &job.progress).await,
+            DataSourceType::Website => website::sync(self, &ds, &ctx, counters).await,
+            other => Err(JobError::Permanent(format!(
+                "syncing {} data sources is not available yet",
+                other.as_str()
+            ))),
+        };
+        match result {
+            Ok(report) => {
+                self.finish_sync(&ds.id, &report, true)
+                    .await
+                    .map_err(retry)?;
+                tracing::info!(data_source = %ds.id, status = report.status.as_str(),
+                    done = report.counters.done, failed = report.counters.failed, "sync finished");
+                Ok(counters_json(&report.counters))
+            }
+            Err(e) => {
+                let last = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
+                if last && !ctx.lease_lost() {
+                    let report = Report {
+                        status: DataSourceStatus::Failed,
+                        error: Some(e.to_string()),
+                        counters,
+                    };
+                    if let Err(err) = self.finish_sync(&ds.id, &report, false).await {
+                        tracing::warn!(error = %err, "cannot record the failed sync");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
