@@ -7,6 +7,7 @@ pub mod datasource;
 pub mod document;
 pub mod error;
 pub mod id;
+pub mod interaction;
 pub mod job;
 pub mod llm;
 pub mod org;

@@ -7,6 +7,7 @@
 mod agents;
 mod data_sources;
 mod documents;
+mod interactions;
 mod jobs;
 mod keys;
 
@@ -25,7 +26,7 @@ use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::id::{AgentId, DataSourceId, KeyId, OrgId};
 use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
-use twig_core::store::{DocumentStore, JobStore, Store, StoreError, StoreResult};
+use twig_core::store::{DocumentStore, InteractionStore, JobStore, Store, StoreError, StoreResult};
 use twig_core::time::Timestamp;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -249,6 +250,10 @@ impl Store for SqliteStore {
     }
 
     fn jobs(&self) -> &dyn JobStore {
+        self
+    }
+
+    fn interactions(&self) -> &dyn InteractionStore {
         self
     }
 }
