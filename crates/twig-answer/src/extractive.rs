@@ -19,15 +19,29 @@ struct Candidate {
     score: f64,
 }
 
-/// Composes an answer to `question` from `sources` (1-based markers in their order),
-/// within `max_tokens` as counted by `count`.
+/// Weight of a term the rewrite carried over from earlier turns, against 1 for the
+/// user's own words: context narrows the answer, the question decides it.
+const CARRIED_WEIGHT: f64 = 0.5;
+
+/// Share of the carried-over context terms a source must hold to stay on topic.
+const MIN_CONTEXT_SHARE: f64 = 0.5;
+
+/// Composes an answer to `question` (the standalone rewrite) from `sources` (1-based
+/// markers in their order), within `max_tokens` as counted by `count`. `asked` is what
+/// the user typed: when some sentence contains one of its terms, only such sentences are
+/// quoted, so a follow-up is answered, not its context.
 pub fn compose(
     question: &str,
+    asked: &str,
     sources: &[Source],
     max_tokens: usize,
     count: &dyn Fn(&str) -> usize,
 ) -> String {
-    let q_terms: HashSet<String> = text::terms(question).into_iter().collect();
+    let own: HashSet<String> = text::terms(asked).into_iter().collect();
+    let q_terms: HashSet<String> = text::terms(question)
+        .into_iter()
+        .chain(own.iter().cloned())
+        .collect();
     let mut cands: Vec<Candidate> = Vec::new();
     for (si, s) in sources.iter().enumerate() {
         for (pi, sent) in text::sentences(&s.chunk_text).into_iter().enumerate() {
@@ -54,11 +68,41 @@ pub fn compose(
         }
     }
     let n = cands.len() as f64;
+    let asks = |ts: &HashSet<String>| ts.iter().any(|t| own.contains(t));
+    let must_ask = sent_terms.iter().any(asks);
+    // A follow-up's context (terms carried from earlier turns) picks the sources that stay
+    // on topic: those whose title and text hold at least half of it, when any does.
+    let carried: HashSet<&String> = q_terms.iter().filter(|t| !own.contains(*t)).collect();
+    let on_topic: Vec<bool> = sources
+        .iter()
+        .map(|s| {
+            if carried.is_empty() {
+                return true;
+            }
+            let have: HashSet<String> =
+                text::terms(&format!("{} {}", s.document_title, s.chunk_text))
+                    .into_iter()
+                    .collect();
+            let hit = carried.iter().filter(|t| have.contains(**t)).count();
+            hit as f64 / carried.len() as f64 >= MIN_CONTEXT_SHARE
+        })
+        .collect();
+    let must_topic = cands
+        .iter()
+        .zip(&sent_terms)
+        .any(|(c, ts)| on_topic[c.source] && (!must_ask || asks(ts)));
     for (c, ts) in cands.iter_mut().zip(&sent_terms) {
+        if (must_ask && !asks(ts)) || (must_topic && !on_topic[c.source]) {
+            c.score = f64::NEG_INFINITY;
+            continue;
+        }
         let overlap: f64 = ts
             .iter()
             .filter(|t| q_terms.contains(*t))
-            .map(|t| (1.0 + n / df[t.as_str()] as f64).ln())
+            .map(|t| {
+                let w = if own.contains(t) { 1.0 } else { CARRIED_WEIGHT };
+                w * (1.0 + n / df[t.as_str()] as f64).ln()
+            })
             .sum();
         // Long sentences match more by chance; a mild length norm keeps short precise ones.
         let len_norm = (ts.len().max(4) as f64 / 4.0).powf(0.25);
@@ -83,6 +127,9 @@ pub fn compose(
             break;
         }
         let c = &cands[i];
+        if c.score == f64::NEG_INFINITY {
+            break;
+        }
         if has_overlap && c.score < best * MIN_SHARE_OF_BEST {
             break;
         }
@@ -211,7 +258,13 @@ mod tests {
                 0.8,
             ),
         ];
-        let a = compose("How do refunds work?", &sources, 500, &words);
+        let a = compose(
+            "How do refunds work?",
+            "How do refunds work?",
+            &sources,
+            500,
+            &words,
+        );
         assert_eq!(
             a,
             "Refunds are issued within 14 days of a return [1]. A refund needs the original receipt [2]."
@@ -231,7 +284,7 @@ mod tests {
     fn without_overlap_quotes_the_best_sources_first_sentence() {
         let sources = vec![src("Alpha beta gamma. Delta.", 0.8)];
         assert_eq!(
-            compose("zzz", &sources, 500, &words),
+            compose("zzz", "zzz", &sources, 500, &words),
             "Alpha beta gamma [1]."
         );
     }
@@ -242,7 +295,7 @@ mod tests {
             "Refunds are issued within fourteen days of the return.",
             0.9,
         )];
-        let a = compose("refunds", &sources, 4, &words);
+        let a = compose("refunds", "refunds", &sources, 4, &words);
         assert_eq!(a, "Refunds are issued [1]");
         assert!(words(&a) <= 4);
     }
@@ -254,9 +307,29 @@ mod tests {
             src("Refunds take 5 days. Other.", 0.8),
         ];
         assert_eq!(
-            compose("refunds", &sources, 500, &words),
+            compose("refunds", "refunds", &sources, 500, &words),
             "Refunds take 5 days [1]."
         );
+    }
+
+    #[test]
+    fn follow_ups_quote_what_was_asked_not_the_carried_context() {
+        let sources = vec![
+            src(
+                "The phone battery lasts thirty hours. It charges in an hour.",
+                0.8,
+            ),
+            src("The laptop has a one-year warranty.", 0.78),
+            src("The phone has a two-year warranty.", 0.75),
+        ];
+        let a = compose(
+            "Does it have a warranty? phone battery",
+            "Does it have a warranty?",
+            &sources,
+            500,
+            &words,
+        );
+        assert_eq!(a, "The phone has a two-year warranty [3].");
     }
 
     #[test]

@@ -430,7 +430,13 @@ impl Answerer {
             }
         } else {
             let count = |s: &str| self.count_tokens(s);
-            let text = extractive::compose(&p.question, &p.sources, p.max_tokens as usize, &count);
+            let text = extractive::compose(
+                &p.question,
+                &p.query,
+                &p.sources,
+                p.max_tokens as usize,
+                &count,
+            );
             let input: usize = self.count_tokens(&p.question)
                 + p.sources
                     .iter()

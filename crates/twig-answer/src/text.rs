@@ -54,21 +54,27 @@ pub fn is_stopword(w: &str) -> bool {
     STOPWORDS.contains(&w)
 }
 
-/// A crude English stem so `refunds`/`refund`, `processing`/`processed` meet.
+/// A crude English stem so `refunds`/`refund`, `processing`/`processed`,
+/// `charge`/`charging` meet.
 pub fn stem(w: &str) -> String {
     let w = w.trim_end_matches("'s");
+    let mut out = w.to_owned();
     for suffix in ["ing", "ies", "ed", "es", "s"] {
         if let Some(base) = w.strip_suffix(suffix) {
             if base.chars().count() >= 3 && !w.ends_with("ss") {
-                return if suffix == "ies" {
+                out = if suffix == "ies" {
                     format!("{base}y")
                 } else {
                     base.to_owned()
                 };
+                break;
             }
         }
     }
-    w.to_owned()
+    if out.chars().count() > 3 && out.ends_with('e') && !out.ends_with("ee") {
+        out.pop();
+    }
+    out
 }
 
 /// Content words of `text` (no function words, no single letters), in order, as written.
@@ -207,6 +213,8 @@ mod tests {
         );
         assert_eq!(stem("processing"), "process");
         assert_eq!(stem("class"), "class");
+        assert_eq!(stem("charging"), stem("charge"));
+        assert_eq!(stem("charges"), stem("charge"));
     }
 
     #[test]

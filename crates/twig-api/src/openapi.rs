@@ -1,7 +1,7 @@
 //! The OpenAPI document, assembled from the same route list the router uses,
 //! so no route can exist without an entry.
 
-use crate::routes::{agents, api_keys, data_sources, health, me, search};
+use crate::routes::{agents, api_keys, data_sources, health, interactions, me, query, search};
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -50,6 +50,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
         .routes(routes!(search::semantic_search))
+        .routes(routes!(query::query))
+        .routes(routes!(interactions::list))
+        .routes(routes!(interactions::get))
+        .routes(routes!(interactions::feedback))
         .routes(routes!(openapi_json))
 }
 

@@ -25,7 +25,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             secret.expose()
         );
     }
-    let retriever = crate::retrieval::open(&settings, store.clone()).await?;
+    let embedder = crate::retrieval::embedder(&settings).await?;
+    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {
@@ -37,15 +38,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
-    let state = AppState {
+    // Only the offline extractive answerer until the LLM provider registry is wired in.
+    let models: Arc<dyn twig_core::llm::ModelRegistry> = Arc::new(twig_core::llm::ExtractiveOnly);
+    let state = AppState::new(
         store,
         retriever,
-        config: Arc::new(ApiConfig {
+        Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
             rate_limits: settings.rate_limits.limits(),
         }),
-        limiter: limiter.clone(),
-    };
+        limiter.clone(),
+        models,
+        None,
+        embedder,
+        settings.answer.pipeline(),
+    );
     // Forget full buckets now and then so idle keys cost no memory.
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

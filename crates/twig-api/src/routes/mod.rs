@@ -4,7 +4,9 @@ pub mod agents;
 pub mod api_keys;
 pub mod data_sources;
 pub mod health;
+pub mod interactions;
 pub mod me;
+pub mod query;
 pub mod search;
 
 use crate::error::ErrorPayload;

@@ -5,4 +5,5 @@
 
 pub mod agents;
 pub mod data_sources;
+pub mod interactions;
 pub mod keys;

@@ -18,6 +18,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/api-keys/key_x1", "admin"),
     ("DELETE", "/api/v1/api-keys/key_x1", "admin"),
     ("POST", "/api/v1/semantic-search", "read"),
+    ("POST", "/api/v1/query", "execute"),
+    ("POST", "/api/chat", "execute"),
+    ("GET", "/api/v1/interactions", "read"),
+    ("GET", "/api/v1/interactions/int_x1", "read"),
+    ("POST", "/api/v1/interactions/int_x1/feedback", "execute"),
 ];
 
 #[tokio::test]

@@ -116,6 +116,10 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("GET", "/api/v1/api-keys/{id}"),
         ("DELETE", "/api/v1/api-keys/{id}"),
         ("POST", "/api/v1/semantic-search"),
+        ("POST", "/api/v1/query"),
+        ("GET", "/api/v1/interactions"),
+        ("GET", "/api/v1/interactions/{id}"),
+        ("POST", "/api/v1/interactions/{id}/feedback"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
