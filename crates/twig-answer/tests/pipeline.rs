@@ -2,7 +2,6 @@
 //! double that serves fixed chunks with fixed similarities.
 
 use async_trait::async_trait;
-use serde_json::json;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -698,8 +697,10 @@ async fn expiry_job_deletes_expired_sessions_only() {
     use twig_jobs::{Runner, RunnerConfig};
     let e = env(Scripted::new(&[], &[])).await;
     let agent = e.agent("extractive", "redwood").await;
-    let mut cfg = AnswerConfig::default();
-    cfg.session_retention = chrono::Duration::milliseconds(1);
+    let cfg = AnswerConfig {
+        session_retention: chrono::Duration::milliseconds(1),
+        ..Default::default()
+    };
     let short = Arc::new(Answerer::new(
         e.store.clone(),
         FixedRetriever::new(CHUNKS),
@@ -749,5 +750,4 @@ async fn expiry_job_deletes_expired_sessions_only() {
         s.session_turns(&e.org.id, &kept, 10).await.unwrap().len(),
         2
     );
-    let _ = json!({});
 }
