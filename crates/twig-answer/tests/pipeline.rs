@@ -150,6 +150,9 @@ impl ChatModel for Scripted {
                     return None;
                 }
                 tokio::time::sleep(delay).await;
+                if deltas.get(i).is_some_and(|d| d == "!timeout") {
+                    return Some((Err(LlmError::Timeout), (i + 1, flag)));
+                }
                 let ev = if i == deltas.len() {
                     ChatEvent::Usage(Usage {
                         input_tokens: 100,
@@ -750,4 +753,54 @@ async fn expiry_job_deletes_expired_sessions_only() {
         s.session_turns(&e.org.id, &kept, 10).await.unwrap().len(),
         2
     );
+}
+
+#[tokio::test]
+async fn a_provider_failure_midway_ends_with_an_error_event_and_a_failed_record() {
+    let e = env(Scripted::new(
+        &[],
+        &["Refunds take ", "!timeout", "never sent"],
+    ))
+    .await;
+    let agent = e.agent("gpt-test", "redwood").await;
+    let a = e.answerer(FixedRetriever::new(CHUNKS), None);
+    let mut rx = a
+        .start(e.caller(), ask(&agent, "refunds?", None))
+        .await
+        .unwrap();
+    assert!(matches!(rx.recv().await, Some(AnswerEvent::Sources(_))));
+    assert!(matches!(rx.recv().await, Some(AnswerEvent::Token(t)) if t == "Refunds take "));
+    match rx.recv().await {
+        Some(AnswerEvent::Error(err)) => assert_eq!(err.code().http_status(), 503, "{err}"),
+        other => panic!("expected an error event, got {other:?}"),
+    }
+    assert!(rx.recv().await.is_none(), "nothing after the error");
+    let listed = e
+        .store
+        .interactions()
+        .list_interactions(&e.org.id, &InteractionFilter::default(), Page::default())
+        .await
+        .unwrap();
+    let i = &listed.items[0];
+    assert_eq!(
+        (i.status, i.response.as_str()),
+        (InteractionStatus::Failed, "Refunds take ")
+    );
+    assert!(
+        i.error.as_deref().unwrap().contains("timed out"),
+        "{:?}",
+        i.error
+    );
+    // A failed answer adds no turns: the session was never created.
+    assert!(e
+        .store
+        .interactions()
+        .get_session(
+            &e.org.id,
+            i.session_id.as_ref().unwrap(),
+            twig_core::time::now()
+        )
+        .await
+        .unwrap()
+        .is_none());
 }
