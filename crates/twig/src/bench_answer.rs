@@ -179,7 +179,7 @@ pub async fn answer(
         "strategies": out,
         "queries": queries.len(),
         "documents": corpus.len(),
-        "similarity_threshold": threshold,
+        "similarity_threshold": (f64::from(threshold) * 1000.0).round() / 1000.0,
         "model": "extractive",
     });
     if as_json {
