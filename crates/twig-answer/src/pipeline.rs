@@ -49,6 +49,8 @@ struct Prepared {
     query: String,
     question: String,
     session_id: SessionId,
+    /// Created by this answer (only once it completes).
+    new_session: bool,
     history: Vec<Turn>,
     sources: Vec<Source>,
     llm: Option<Llm>,
@@ -98,6 +100,7 @@ impl Answerer {
             Some(ModelRoute::Extractive) => None,
             None => return Err(self.unserved(&agent.model)),
         };
+        let continued = session.is_some();
         let (session_id, history) = match session {
             Some(id) => {
                 let turns = self
@@ -109,8 +112,10 @@ impl Answerer {
             }
             None => (SessionId::generate(), Vec::new()),
         };
+        let new_session = !continued;
         let (tx, rx) = mpsc::channel(64);
         let mut p = Prepared {
+            new_session,
             started,
             caller,
             question: query.clone(),
@@ -484,7 +489,9 @@ impl Answerer {
             id: InteractionId::generate(),
             org_id: p.caller.org_id.clone(),
             agent_id: p.agent.id.clone(),
-            session_id: Some(p.session_id.clone()),
+            // A failed or cancelled first turn creates no session: do not point at one.
+            session_id: (status == InteractionStatus::Completed || !p.new_session)
+                .then(|| p.session_id.clone()),
             key_id: p.caller.key_id.clone(),
             query: p.query.clone(),
             rewritten_query: (p.question != p.query).then(|| p.question.clone()),

@@ -791,16 +791,6 @@ async fn a_provider_failure_midway_ends_with_an_error_event_and_a_failed_record(
         "{:?}",
         i.error
     );
-    // A failed answer adds no turns: the session was never created.
-    assert!(e
-        .store
-        .interactions()
-        .get_session(
-            &e.org.id,
-            i.session_id.as_ref().unwrap(),
-            twig_core::time::now()
-        )
-        .await
-        .unwrap()
-        .is_none());
+    // A failed first answer creates no session and points at none.
+    assert_eq!(i.session_id, None);
 }
