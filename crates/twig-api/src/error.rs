@@ -109,6 +109,29 @@ pub struct ErrorObject {
     pub details: Map<String, Value>,
 }
 
+impl ErrorBody {
+    /// The documented body of `e` for request `rid` (for errors sent inside a stream);
+    /// 5xx causes are logged, never shown.
+    pub fn of(e: &Error, rid: &RequestId) -> Self {
+        let code = e.code();
+        if code.http_status() >= 500 {
+            let cause = match e {
+                Error::Internal(inner) => format!("{inner:#}"),
+                other => other.to_string(),
+            };
+            tracing::error!(request_id = %rid, %cause, "streamed request failed");
+        }
+        ErrorBody {
+            error: ErrorObject {
+                code: code.as_str().to_owned(),
+                message: e.public_message(),
+                details: e.details(),
+            },
+            request_id: rid.to_string(),
+        }
+    }
+}
+
 /// Id of the current request, stored in request extensions.
 #[derive(Debug, Clone)]
 pub struct CurrentRequestId(pub RequestId);

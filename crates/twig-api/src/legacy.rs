@@ -1,4 +1,5 @@
-//! Legacy paths: every `/api/v1/X` is also served at `/api/X`.
+//! Legacy paths: every `/api/v1/X` is also served at `/api/X`, and the old
+//! `/api/chat` is `/api/v1/query` (which the reference says replaces it).
 
 use axum::extract::Request;
 use axum::http::Uri;
@@ -12,6 +13,7 @@ fn rewrite(mut req: Request) -> Request {
         .strip_prefix("/api/")
         .filter(|rest| !(rest.starts_with("v1/") || *rest == "v1"));
     if let Some(rest) = legacy {
+        let rest = if rest == "chat" { "query" } else { rest };
         let new_path = format!("/api/v1/{rest}");
         let pq = match req.uri().query() {
             Some(q) => format!("{new_path}?{q}"),
@@ -58,5 +60,7 @@ mod tests {
         assert_eq!(path_of("/api/v1"), "/api/v1");
         assert_eq!(path_of("/healthz"), "/healthz");
         assert_eq!(path_of("/api/v10/x"), "/api/v1/v10/x");
+        assert_eq!(path_of("/api/chat"), "/api/v1/query");
+        assert_eq!(path_of("/api/v1/chat"), "/api/v1/chat");
     }
 }

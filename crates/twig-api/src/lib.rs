@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use twig_core::ingest::Ingestor;
+use twig_core::llm::{ModelRegistry, Reranker};
 use twig_core::ratelimit::{RateLimiter, ScopeLimits};
 use twig_core::retrieval::Retriever;
 use twig_core::store::Store;
@@ -55,6 +56,48 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// Stored uploads and their ingestion.
     pub ingestor: Arc<dyn Ingestor>,
+    /// Agent model names to providers (or the extractive answerer).
+    pub models: Arc<dyn ModelRegistry>,
+    /// Cross-encoder for cypress, when one is loaded.
+    pub reranker: Option<Arc<dyn Reranker>>,
+    /// The answering pipeline (built over the same store, retriever, models and reranker).
+    pub answerer: Arc<twig_answer::Answerer>,
+}
+
+impl AppState {
+    /// State whose answering pipeline runs over the same store, retriever, models and
+    /// reranker; `embedder` counts the extractive answerer's tokens.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        retriever: Arc<dyn Retriever>,
+        ingestor: Arc<dyn Ingestor>,
+        config: Arc<ApiConfig>,
+        limiter: Arc<dyn RateLimiter>,
+        models: Arc<dyn ModelRegistry>,
+        reranker: Option<Arc<dyn Reranker>>,
+        embedder: Option<Arc<dyn twig_core::retrieval::Embedder>>,
+        answer: twig_answer::AnswerConfig,
+    ) -> Self {
+        let answerer = Arc::new(twig_answer::Answerer::new(
+            store.clone(),
+            retriever.clone(),
+            models.clone(),
+            reranker.clone(),
+            embedder,
+            answer,
+        ));
+        Self {
+            store,
+            retriever,
+            ingestor,
+            config,
+            limiter,
+            models,
+            reranker,
+            answerer,
+        }
+    }
 }
 
 /// The complete application router (without the legacy-path rewrite).

@@ -2,7 +2,8 @@
 //! so no route can exist without an entry.
 
 use crate::routes::{
-    agents, api_keys, data_sources, health, ingest, kb, me, search, users, webhooks,
+    agents, api_keys, data_sources, health, ingest, interactions, kb, me, query, search, users,
+    webhooks,
 };
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -74,6 +75,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::test))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(query::query))
+        .routes(routes!(interactions::list))
+        .routes(routes!(interactions::get))
+        .routes(routes!(interactions::feedback))
         .routes(routes!(openapi_json))
 }
 

@@ -48,16 +48,20 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
     )
     .await
     .unwrap();
-    let state = AppState {
-        store: store.clone(),
-        retriever: Arc::new(engine),
-        config: Arc::new(ApiConfig::default()),
-        limiter: Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
-        ingestor: Arc::new(twig_ingest::files::FileStore::new(
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(engine),
+        Arc::new(twig_ingest::files::FileStore::new(
             store.clone(),
             twig_ingest::IngestConfig::new(dir.path()),
         )),
-    };
+        Arc::new(ApiConfig::default()),
+        Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
+        Arc::new(twig_core::llm::ExtractiveOnly),
+        None,
+        None,
+        Default::default(),
+    );
     let app = Router::new()
         .route("/feedback", post(feedback))
         .route("/query", post(query))

@@ -51,16 +51,20 @@ async fn start() -> Server {
     .await
     .unwrap();
     let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let state = AppState {
-        store: store.clone(),
-        retriever: retriever.clone(),
-        config: Arc::new(ApiConfig::default()),
-        limiter: Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
-        ingestor: Arc::new(twig_ingest::files::FileStore::new(
+    let state = AppState::new(
+        store.clone(),
+        retriever.clone(),
+        Arc::new(twig_ingest::files::FileStore::new(
             store.clone(),
             twig_ingest::IngestConfig::new(dir.path()),
         )),
-    };
+        Arc::new(ApiConfig::default()),
+        Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
+        Arc::new(twig_core::llm::ExtractiveOnly),
+        None,
+        None,
+        Default::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(twig_api::serve(listener, state, std::future::pending()));

@@ -8,6 +8,7 @@ pub mod document;
 pub mod error;
 pub mod id;
 pub mod ingest;
+pub mod interaction;
 pub mod job;
 pub mod kb;
 pub mod llm;

@@ -11,10 +11,11 @@ use crate::document::{
 };
 use crate::error::Error;
 use crate::id::{
-    AgentId, ArticleId, ChunkId, DataSourceId, DeliveryId, DocumentId, JobId, KeyId, OrgId, UserId,
-    WebhookId,
+    AgentId, ArticleId, ChunkId, DataSourceId, DeliveryId, DocumentId, InteractionId, JobId, KeyId,
+    OrgId, SessionId, UserId, WebhookId,
 };
 use crate::ingest::SyncCounters;
+use crate::interaction::{Feedback, Interaction, InteractionFilter, Session, SessionAppend, Turn};
 use crate::job::{Job, JobOutcome, NewJob};
 use crate::kb::{Article, ArticleStatus, ArticleVersion};
 use crate::org::Org;
@@ -185,6 +186,59 @@ pub trait Store: Send + Sync + 'static {
 
     /// Knowledge-base articles and their versions.
     fn kb(&self) -> &dyn KbStore;
+
+    /// Sessions and interactions (queries, answers, feedback).
+    fn interactions(&self) -> &dyn InteractionStore;
+}
+
+/// Multi-turn sessions and the record of every query.
+#[async_trait]
+pub trait InteractionStore: Send + Sync {
+    /// A session of the org that has not expired at `now`.
+    async fn get_session(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Session>>;
+    /// The last `limit` turns of a session of the org, oldest first.
+    async fn session_turns(
+        &self,
+        org: &OrgId,
+        id: &SessionId,
+        limit: u32,
+    ) -> StoreResult<Vec<Turn>>;
+    /// Stores an interaction and, in the same transaction, appends turns to its session
+    /// (creating it if new). Fails with `Conflict` if the session belongs to another
+    /// org or agent. The one write of a finished query (an outbox row will join it).
+    async fn record_interaction(
+        &self,
+        interaction: &Interaction,
+        session: Option<&SessionAppend>,
+    ) -> StoreResult<()>;
+    /// An interaction of the org.
+    async fn get_interaction(
+        &self,
+        org: &OrgId,
+        id: &InteractionId,
+    ) -> StoreResult<Option<Interaction>>;
+    /// Interactions of the org, newest first.
+    async fn list_interactions(
+        &self,
+        org: &OrgId,
+        filter: &InteractionFilter,
+        page: Page,
+    ) -> StoreResult<Listed<Interaction>>;
+    /// Sets (overwrites) the feedback of an interaction; the updated record, or `None` if missing.
+    async fn set_feedback(
+        &self,
+        org: &OrgId,
+        id: &InteractionId,
+        feedback: Feedback,
+        comment: Option<&str>,
+    ) -> StoreResult<Option<Interaction>>;
+    /// Deletes the org's sessions (with their turns) that expired at or before `now`; how many.
+    async fn delete_expired_sessions(&self, org: &OrgId, now: Timestamp) -> StoreResult<u64>;
 }
 
 /// Knowledge-base articles; every write of an article also writes its version row.

@@ -5,14 +5,19 @@
 
 use serde_json::json;
 use std::time::Duration;
-use twig_core::agent::{Agent, AgentInput};
+use twig_core::agent::{Agent, AgentInput, RagStrategy};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus, SyncFrequency};
 use twig_core::document::{Document, DocumentStatus, StoredChunk};
 use twig_core::id::{
-    AgentId, ChunkId, DataSourceId, DeliveryId, DocumentId, KeyId, OrgId, WebhookId,
+    AgentId, ChunkId, DataSourceId, DeliveryId, DocumentId, InteractionId, KeyId, OrgId, SessionId,
+    WebhookId,
 };
 use twig_core::ingest::SyncCounters;
+use twig_core::interaction::{
+    Feedback, FeedbackFilter, Interaction, InteractionFilter, InteractionStatus, SessionAppend,
+    Source, Turn, TurnRole,
+};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
 use twig_core::kb::{Article, ArticleInput, ArticleStatus};
 use twig_core::org::Org;
@@ -1282,6 +1287,320 @@ pub async fn sync_progress_and_outcome(store: &dyn Store) {
     );
 }
 
+fn interaction_of(
+    org: &Org,
+    agent: &AgentId,
+    session: Option<&SessionId>,
+    query: &str,
+) -> Interaction {
+    Interaction {
+        id: InteractionId::generate(),
+        org_id: org.id.clone(),
+        agent_id: agent.clone(),
+        session_id: session.cloned(),
+        key_id: None,
+        query: query.into(),
+        rewritten_query: Some(format!("{query} rewritten")),
+        response: "The answer [1].".into(),
+        sources: vec![Source {
+            chunk_id: ChunkId::generate(),
+            document_title: "Doc".into(),
+            document_url: Some("https://example.com/doc".into()),
+            similarity_score: 0.875,
+            chunk_text: "The answer.".into(),
+        }],
+        model: "extractive".into(),
+        rag_strategy: RagStrategy::Cedar,
+        tokens_input: 12,
+        tokens_output: 4,
+        cost_usd: 0.25,
+        latency_ms: 17,
+        status: InteractionStatus::Completed,
+        error: None,
+        feedback: None,
+        feedback_comment: None,
+        created_at: time::now(),
+    }
+}
+
+fn turn(role: TurnRole, content: &str) -> Turn {
+    Turn {
+        role,
+        content: content.into(),
+        timestamp: time::now(),
+        sources: vec![ChunkId::generate()],
+    }
+}
+
+/// An interaction round-trips; its session is created on the first record and grows after.
+pub async fn interactions_record_and_session_turns(store: &dyn Store) {
+    let o = org(store, "a").await;
+    let other = org(store, "b").await;
+    let s = store.interactions();
+    let agent = AgentId::generate();
+    let sid = SessionId::generate();
+    let first = interaction_of(&o, &agent, Some(&sid), "q1");
+    let append = |turns: Vec<Turn>| SessionAppend {
+        session_id: sid.clone(),
+        agent_id: agent.clone(),
+        turns,
+        expires_at: time::now() + chrono::Duration::days(30),
+    };
+    assert!(s
+        .get_session(&o.id, &sid, time::now())
+        .await
+        .unwrap()
+        .is_none());
+    s.record_interaction(
+        &first,
+        Some(&append(vec![
+            turn(TurnRole::User, "q1"),
+            turn(TurnRole::Assistant, "a1"),
+        ])),
+    )
+    .await
+    .unwrap();
+    let got = s.get_interaction(&o.id, &first.id).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&first));
+    assert!(s
+        .get_interaction(&other.id, &first.id)
+        .await
+        .unwrap()
+        .is_none());
+    let sess = s
+        .get_session(&o.id, &sid, time::now())
+        .await
+        .unwrap()
+        .expect("session");
+    assert_eq!(
+        (sess.agent_id.clone(), sess.org_id.clone()),
+        (agent.clone(), o.id.clone())
+    );
+    assert!(s
+        .get_session(&other.id, &sid, time::now())
+        .await
+        .unwrap()
+        .is_none());
+
+    let second = interaction_of(&o, &agent, Some(&sid), "q2");
+    s.record_interaction(
+        &second,
+        Some(&append(vec![
+            turn(TurnRole::User, "q2"),
+            turn(TurnRole::Assistant, "a2"),
+        ])),
+    )
+    .await
+    .unwrap();
+    let turns = s.session_turns(&o.id, &sid, 3).await.unwrap();
+    let texts: Vec<&str> = turns.iter().map(|t| t.content.as_str()).collect();
+    assert_eq!(texts, vec!["a1", "q2", "a2"], "last turns, oldest first");
+    assert_eq!(turns[1].role, TurnRole::User);
+    assert_eq!(turns[0].sources.len(), 1);
+    assert!(s
+        .session_turns(&other.id, &sid, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Another agent (or org) cannot write into the session, and nothing is stored then.
+    let foreign = interaction_of(&o, &AgentId::generate(), Some(&sid), "q3");
+    let bad = SessionAppend {
+        agent_id: foreign.agent_id.clone(),
+        ..append(vec![turn(TurnRole::User, "q3")])
+    };
+    assert!(matches!(
+        s.record_interaction(&foreign, Some(&bad)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s
+        .get_interaction(&o.id, &foreign.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.session_turns(&o.id, &sid, 10).await.unwrap().len(), 4);
+
+    // Without a session (a failed query).
+    let mut failed = interaction_of(&o, &agent, None, "q4");
+    failed.status = InteractionStatus::Failed;
+    failed.error = Some("the model provider timed out".into());
+    s.record_interaction(&failed, None).await.unwrap();
+    assert_eq!(
+        s.get_interaction(&o.id, &failed.id).await.unwrap(),
+        Some(failed)
+    );
+}
+
+/// List filters (agent, dates, feedback) and feedback overwrite.
+pub async fn interactions_filters_and_feedback(store: &dyn Store) {
+    let o = org(store, "a").await;
+    let other = org(store, "b").await;
+    let s = store.interactions();
+    let a1 = AgentId::generate();
+    let a2 = AgentId::generate();
+    let base = time::now() - chrono::Duration::days(10);
+    let mut ids = Vec::new();
+    for (n, agent) in [&a1, &a1, &a2, &a1].into_iter().enumerate() {
+        let mut i = interaction_of(&o, agent, None, &format!("q{n}"));
+        i.created_at = base + chrono::Duration::days(n as i64);
+        s.record_interaction(&i, None).await.unwrap();
+        ids.push(i.id);
+    }
+    s.record_interaction(&interaction_of(&other, &a1, None, "theirs"), None)
+        .await
+        .unwrap();
+    let all = s
+        .list_interactions(&o.id, &InteractionFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 4);
+    let order: Vec<&InteractionId> = all.items.iter().map(|i| &i.id).collect();
+    assert_eq!(order, ids.iter().rev().collect::<Vec<_>>(), "newest first");
+    let by_agent = InteractionFilter {
+        agent_id: Some(a1.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_interactions(&o.id, &by_agent, Page::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    let window = InteractionFilter {
+        start: Some(base + chrono::Duration::days(1)),
+        end: Some(base + chrono::Duration::days(3)),
+        ..Default::default()
+    };
+    let w = s
+        .list_interactions(&o.id, &window, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        w.items.iter().map(|i| &i.id).collect::<Vec<_>>(),
+        vec![&ids[2], &ids[1]]
+    );
+
+    assert!(s
+        .set_feedback(&other.id, &ids[0], Feedback::Positive, None)
+        .await
+        .unwrap()
+        .is_none());
+    let f = s
+        .set_feedback(&o.id, &ids[0], Feedback::Positive, Some("great"))
+        .await
+        .unwrap()
+        .expect("updated");
+    assert_eq!(
+        (f.feedback, f.feedback_comment.as_deref()),
+        (Some(Feedback::Positive), Some("great"))
+    );
+    let f = s
+        .set_feedback(&o.id, &ids[0], Feedback::Negative, None)
+        .await
+        .unwrap()
+        .expect("updated");
+    assert_eq!(
+        (f.feedback, f.feedback_comment),
+        (Some(Feedback::Negative), None),
+        "overwritten"
+    );
+    s.set_feedback(&o.id, &ids[1], Feedback::Positive, None)
+        .await
+        .unwrap();
+    let oid = &o.id;
+    let count = |fb| {
+        let filter = InteractionFilter {
+            feedback: Some(fb),
+            ..Default::default()
+        };
+        async move {
+            s.list_interactions(oid, &filter, Page::default())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count(FeedbackFilter::Is(Feedback::Negative)).await.items[0].id,
+        ids[0]
+    );
+    assert_eq!(count(FeedbackFilter::Is(Feedback::Positive)).await.total, 1);
+    assert_eq!(count(FeedbackFilter::None).await.total, 2);
+    let page = s
+        .list_interactions(
+            &o.id,
+            &InteractionFilter::default(),
+            Page::new(Some(1), Some(1)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, page.items.len(), &page.items[0].id),
+        (4, 1, &ids[2])
+    );
+}
+
+/// Expired sessions are invisible, then deleted with their turns, one org at a time.
+pub async fn sessions_expire_and_stay_in_their_org(store: &dyn Store) {
+    let o = org(store, "a").await;
+    let other = org(store, "b").await;
+    let s = store.interactions();
+    let agent = AgentId::generate();
+    let now = time::now();
+    let mut sessions = Vec::new();
+    for (owner, days) in [(&o, -1i64), (&o, 5), (&other, -1)] {
+        let sid = SessionId::generate();
+        let i = interaction_of(owner, &agent, Some(&sid), "q");
+        s.record_interaction(
+            &i,
+            Some(&SessionAppend {
+                session_id: sid.clone(),
+                agent_id: agent.clone(),
+                turns: vec![turn(TurnRole::User, "q")],
+                expires_at: now + chrono::Duration::days(days),
+            }),
+        )
+        .await
+        .unwrap();
+        sessions.push(sid);
+    }
+    assert!(
+        s.get_session(&o.id, &sessions[0], now)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(s
+        .get_session(&o.id, &sessions[1], now)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.delete_expired_sessions(&o.id, now).await.unwrap(), 1);
+    assert_eq!(s.delete_expired_sessions(&o.id, now).await.unwrap(), 0);
+    assert!(s
+        .session_turns(&o.id, &sessions[0], 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.session_turns(&o.id, &sessions[1], 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.session_turns(&other.id, &sessions[2], 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "other org untouched"
+    );
+    assert_eq!(s.delete_expired_sessions(&other.id, now).await.unwrap(), 1);
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1292,7 +1611,8 @@ macro_rules! conformance_tests {
             jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
             webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
-            kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome);
+            kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome,
+            interactions_record_and_session_turns, interactions_filters_and_feedback, sessions_expire_and_stay_in_their_org);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -94,6 +94,22 @@ enum BenchCommand {
         #[arg(long)]
         max_docs: Option<usize>,
     },
+    /// The answering pipeline per strategy (redwood, cedar, cypress) with the extractive
+    /// answerer: latency without model time, and answer recall@k, on a BEIR data set.
+    Answer {
+        /// BEIR directory (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+        #[arg(long, default_value = "../shared/datasets/scifact")]
+        dataset: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Ingest only the first N documents (quick runs).
+        #[arg(long)]
+        max_docs: Option<usize>,
+        /// Ask only the first N judged queries.
+        #[arg(long)]
+        max_queries: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +227,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pages,
             json,
         }) => crate::bench_ingest::ingest(&settings, &dataset, files, pages, json).await,
+        Command::Bench(BenchCommand::Answer {
+            dataset,
+            json,
+            max_docs,
+            max_queries,
+        }) => crate::bench_answer::answer(&settings, &dataset, json, max_docs, max_queries).await,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Settings {
     pub llm: twig_llm::LlmConfig,
     /// Ingestion: sync workers, upload limits, crawling.
     pub ingest: IngestSettings,
+    /// Answering.
+    pub answer: AnswerSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -285,6 +287,93 @@ pub struct RerankSettings {
     pub threads: usize,
 }
 
+/// `[answer]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnswerSettings {
+    /// Answer given when no chunk reaches the similarity threshold.
+    pub no_answer_text: String,
+    /// Minimum similarity_score of a chunk given to the model, 0 to 1.
+    pub similarity_threshold: f32,
+    /// Earlier session messages (user and assistant) the strategies see.
+    pub history_turns: usize,
+    /// Days after its last turn a session is deleted.
+    pub session_retention_days: u32,
+    /// Chunks redwood and cedar retrieve.
+    pub top_k: usize,
+    /// Queries cypress searches, the question included.
+    pub cypress_queries: usize,
+    /// Candidates cypress retrieves per query.
+    pub cypress_candidates: usize,
+    /// Chunks cypress keeps after reranking.
+    pub cypress_top: usize,
+}
+
+impl Default for AnswerSettings {
+    fn default() -> Self {
+        let d = twig_answer::AnswerConfig::default();
+        Self {
+            no_answer_text: d.no_answer_text,
+            similarity_threshold: d.similarity_threshold,
+            history_turns: d.history_turns,
+            session_retention_days: d.session_retention.num_days() as u32,
+            top_k: d.top_k,
+            cypress_queries: d.cypress_queries,
+            cypress_candidates: d.cypress_candidates,
+            cypress_top: d.cypress_top,
+        }
+    }
+}
+
+impl AnswerSettings {
+    /// The pipeline's configuration.
+    pub fn pipeline(&self) -> twig_answer::AnswerConfig {
+        twig_answer::AnswerConfig {
+            no_answer_text: self.no_answer_text.clone(),
+            similarity_threshold: self.similarity_threshold,
+            history_turns: self.history_turns,
+            session_retention: chrono::Duration::days(i64::from(self.session_retention_days)),
+            top_k: self.top_k,
+            cypress_queries: self.cypress_queries,
+            cypress_candidates: self.cypress_candidates,
+            cypress_top: self.cypress_top,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.no_answer_text.trim().is_empty() {
+            bail!(
+                "setting `answer.no_answer_text` (TWIG_ANSWER__NO_ANSWER_TEXT): must not be empty"
+            );
+        }
+        if !(0.0..=1.0).contains(&self.similarity_threshold) {
+            bail!("setting `answer.similarity_threshold` (TWIG_ANSWER__SIMILARITY_THRESHOLD): must be between 0 and 1");
+        }
+        if self.history_turns > 50 {
+            bail!(
+                "setting `answer.history_turns` (TWIG_ANSWER__HISTORY_TURNS): must be at most 50"
+            );
+        }
+        if !(1..=3650).contains(&self.session_retention_days) {
+            bail!("setting `answer.session_retention_days` (TWIG_ANSWER__SESSION_RETENTION_DAYS): must be between 1 and 3650");
+        }
+        for (name, v) in [
+            ("top_k", self.top_k),
+            ("cypress_queries", self.cypress_queries),
+            ("cypress_candidates", self.cypress_candidates),
+            ("cypress_top", self.cypress_top),
+        ] {
+            if !(1..=100).contains(&v) {
+                bail!(
+                    "setting `answer.{name}` (TWIG_ANSWER__{}): must be between 1 and 100",
+                    name.to_uppercase()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -310,6 +399,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             llm: twig_llm::LlmConfig::default(),
             ingest: IngestSettings::default(),
+            answer: AnswerSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -510,6 +600,22 @@ max_page_bytes = 20971520
 job_lease_secs = 60
 # Seconds between passes of the scheduler that queues hourly/daily/weekly syncs.
 schedule_interval_secs = 30
+
+[answer]
+# Answer given, without calling any model, when no chunk reaches the similarity threshold.
+no_answer_text = "I don't have information about that."
+# Minimum similarity_score ((1 + cosine) / 2) of a chunk given to the model.
+similarity_threshold = 0.7
+# Earlier session messages (user and assistant) the strategies see.
+history_turns = 4
+# Days after its last turn a session is deleted (by the sessions.expire job).
+session_retention_days = 30
+# Chunks redwood and cedar retrieve.
+top_k = 8
+# cypress: queries searched (the question included), candidates per query, chunks kept after reranking.
+cypress_queries = 4
+cypress_candidates = 50
+cypress_top = 10
 
 [log]
 # Tracing filter: "info", "debug", or per target such as "twig=debug,tower_http=info" (RUST_LOG wins if set).
@@ -713,6 +819,7 @@ impl Settings {
         if ing.workers > 64 {
             bail!("setting `ingest.workers` (TWIG_INGEST__WORKERS): at most 64");
         }
+        self.answer.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!(
                 "setting `log.level` (TWIG_LOG__LEVEL): {:?} is not a valid filter",

@@ -51,6 +51,7 @@ pub fn start(
         store.clone(),
         settings.webhooks.delivery_policy(),
     )?);
+    let expire = Arc::new(twig_answer::sessions::ExpireSessions::new(store.clone()));
     let mut tasks = Vec::new();
     for i in 0..workers {
         let cfg = RunnerConfig {
@@ -65,10 +66,12 @@ pub fn start(
         let runner = Arc::new(
             Runner::new(store.clone(), cfg)
                 .register(handler.clone())
-                .register(deliver.clone()),
+                .register(deliver.clone())
+                .register(expire.clone()),
         );
         tasks.push(tokio::spawn(runner.run(stop.clone())));
     }
+    tasks.push(tokio::spawn(sweep_sessions(store.clone(), stop.clone())));
     tasks.push(tokio::spawn(twig_ingest::schedule::run(
         store,
         Duration::from_secs(settings.ingest.schedule_interval_secs),
@@ -76,6 +79,25 @@ pub fn start(
     )));
     tracing::info!(workers, "job workers started");
     Ok(tasks)
+}
+
+/// Queues a sweep of expired sessions per org every hour (deduplicated, so several
+/// processes doing this queue one each).
+async fn sweep_sessions(store: Arc<dyn Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = twig_answer::sessions::enqueue_sweeps(store.as_ref()).await {
+                    tracing::warn!(error = %e, "could not queue session sweeps");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
 }
 
 /// `twig worker`: runs sync jobs and the scheduler only, beside (or instead of) `serve`'s workers.

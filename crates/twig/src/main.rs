@@ -1,6 +1,7 @@
 //! `twig`: the server, and the operator commands that act on its data directory.
 
 mod bench;
+mod bench_answer;
 mod bench_ingest;
 mod cli;
 mod config;

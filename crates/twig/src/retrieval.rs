@@ -61,15 +61,6 @@ pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embe
     Ok(Some(Arc::new(encoder)))
 }
 
-/// Opens the engine over `store` with the configured embedder, and keeps it in sync.
-pub async fn open(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<Arc<dyn Retriever>> {
-    let embedder = embedder(settings).await?;
-    open_with(settings, store, embedder).await
-}
-
 /// Opens the engine with a given embedder.
 pub async fn open_with(
     settings: &Settings,

@@ -27,7 +27,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             secret.expose()
         );
     }
-    let retriever = crate::retrieval::open(&settings, store.clone()).await?;
+    let embedder = crate::retrieval::embedder(&settings).await?;
+    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
     // Repair the knowledge-base index after a crash between an article write and its indexing.
     {
         let (store, retriever) = (store.clone(), retriever.clone());
@@ -38,10 +39,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             }
         });
     }
-    // Cross-encoder for the cypress strategy (issue #5); `None` unless `[rerank] enabled`, so a
-    // disabled reranker costs startup nothing. Not used yet: the lead passes it to the answering
-    // pipeline at merge, which reports in metadata when no reranker ran.
-    let _reranker = crate::rerank::reranker(&settings).await?;
+    // Cross-encoder for the cypress strategy; `None` unless `[rerank] enabled`, so a disabled
+    // reranker costs startup nothing (cypress then says in metadata that no reranker ran).
+    let reranker = crate::rerank::reranker(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {
@@ -53,8 +53,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
-    // merged with the answering pipeline: `models` becomes AppState's `models`.
-    let _models = models;
     let files = crate::ingest::file_store(&settings, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = crate::ingest::start(
@@ -65,17 +63,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         files.clone(),
         stop_rx,
     )?;
-    let state = AppState {
+    let state = AppState::new(
         store,
         retriever,
-        ingestor: files,
-        config: Arc::new(ApiConfig {
+        files,
+        Arc::new(ApiConfig {
             max_body_bytes: settings.server.max_body_bytes,
             rate_limits: settings.rate_limits.limits(),
             webhooks: settings.webhooks.url_policy(),
         }),
-        limiter: limiter.clone(),
-    };
+        limiter.clone(),
+        models,
+        reranker,
+        embedder,
+        settings.answer.pipeline(),
+    );
     // Forget full buckets now and then so idle keys cost no memory.
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

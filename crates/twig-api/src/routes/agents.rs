@@ -42,7 +42,8 @@ pub async fn list(
     }))
 }
 
-/// Creates an agent. Requires Write scope.
+/// Creates an agent. Requires Write scope. A `model` no configured provider serves is a 400
+/// naming the configured models; without `model` the agent gets the deployment's default.
 #[utoipa::path(post, path = "/api/v1/agents", tag = "agents", request_body = AgentInput, security(("bearer" = [])),
     responses((status = 201, body = Agent), (status = "4XX", body = ErrorBody)))]
 pub async fn create(
@@ -50,7 +51,8 @@ pub async fn create(
     auth: Authed<Write>,
     Json(input): Json<AgentInput>,
 ) -> Result<(StatusCode, axum::Json<Agent>), ApiError> {
-    let agent = agents::create(s.store.as_ref(), &auth.key.org_id, input).await?;
+    let agent =
+        agents::create(s.store.as_ref(), s.models.as_ref(), &auth.key.org_id, input).await?;
     Ok((StatusCode::CREATED, axum::Json(agent)))
 }
 
@@ -78,7 +80,14 @@ pub async fn update(
     Json(input): Json<AgentInput>,
 ) -> Result<axum::Json<Agent>, ApiError> {
     Ok(axum::Json(
-        agents::update(s.store.as_ref(), &auth.key.org_id, &id, input).await?,
+        agents::update(
+            s.store.as_ref(),
+            s.models.as_ref(),
+            &auth.key.org_id,
+            &id,
+            input,
+        )
+        .await?,
     ))
 }
 

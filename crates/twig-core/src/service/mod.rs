@@ -6,5 +6,6 @@
 pub mod agents;
 pub mod data_sources;
 pub mod ingest;
+pub mod interactions;
 pub mod keys;
 pub mod users;

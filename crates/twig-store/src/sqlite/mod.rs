@@ -7,6 +7,7 @@
 mod agents;
 mod data_sources;
 mod documents;
+mod interactions;
 mod jobs;
 mod kb;
 mod keys;
@@ -31,7 +32,8 @@ use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::ratelimit::LimitOverrides;
 use twig_core::store::{
-    DocumentStore, JobStore, KbStore, Store, StoreError, StoreResult, UserStore, WebhookStore,
+    DocumentStore, InteractionStore, JobStore, KbStore, Store, StoreError, StoreResult, UserStore,
+    WebhookStore,
 };
 use twig_core::time::Timestamp;
 use twig_core::user::User;
@@ -395,6 +397,10 @@ impl Store for SqliteStore {
     }
 
     fn kb(&self) -> &dyn KbStore {
+        self
+    }
+
+    fn interactions(&self) -> &dyn InteractionStore {
         self
     }
 }

@@ -37,7 +37,10 @@ async fn agent_crud_follows_the_reference() {
     assert_eq!(a["status"], "active");
     assert_eq!(a["data_source_ids"], json!([ds1]));
     assert!(a["system_prompt"].as_str().is_some_and(|p| !p.is_empty()));
-    assert!(a["model"].is_string());
+    assert_eq!(
+        a["model"], "extractive",
+        "the registry's default without LLM providers"
+    );
     assert!(a["created_at"].as_str().unwrap().ends_with('Z'));
 
     let r = s.get(&format!("/api/v1/agents/{id}"), k).await;
@@ -49,7 +52,7 @@ async fn agent_crud_follows_the_reference() {
             &format!("/api/v1/agents/{id}"),
             k,
             json!({"rag_strategy": "cypress", "temperature": 0, "max_tokens": 1000, "data_source_ids": [ds2, ds1],
-                   "system_prompt": "Be brief.", "model": "gpt-4o", "name": "Renamed"}),
+                   "system_prompt": "Be brief.", "model": "extractive", "name": "Renamed"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -58,6 +61,28 @@ async fn agent_crud_follows_the_reference() {
     assert_eq!(r.body["max_tokens"], 1000);
     assert_eq!(r.body["data_source_ids"], json!([ds2, ds1]));
     assert_eq!(r.body["name"], "Renamed");
+    // A model without a configured provider is refused up front, naming the configured ones.
+    let bad = s
+        .put(
+            &format!("/api/v1/agents/{id}"),
+            k,
+            json!({"model": "gpt-4o"}),
+        )
+        .await;
+    let msg = assert_error(&bad, 400, "invalid_request");
+    assert!(
+        msg.contains("gpt-4o") && msg.contains("configured models: extractive"),
+        "{msg}"
+    );
+    assert_eq!(bad.body["error"]["details"]["field"], "model");
+    let bad = s
+        .post(
+            "/api/v1/agents",
+            k,
+            json!({"name": "x", "data_source_ids": [], "model": "claude-3-sonnet"}),
+        )
+        .await;
+    assert_error(&bad, 400, "invalid_request");
     assert_eq!(r.body["created_at"], a["created_at"]);
     // Fields not given keep their values.
     let r2 = s.put(&format!("/api/v1/agents/{id}"), k, json!({})).await;

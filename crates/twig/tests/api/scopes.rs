@@ -38,6 +38,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/api/v1/webhooks/wh_x1/deliveries/whd_x1/redeliver",
         "admin",
     ),
+    ("POST", "/api/v1/query", "execute"),
+    ("POST", "/api/chat", "execute"),
+    ("GET", "/api/v1/interactions", "read"),
+    ("GET", "/api/v1/interactions/int_x1", "read"),
+    ("POST", "/api/v1/interactions/int_x1/feedback", "execute"),
 ];
 
 #[tokio::test]

@@ -146,6 +146,10 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
             "POST",
             "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
         ),
+        ("POST", "/api/v1/query"),
+        ("GET", "/api/v1/interactions"),
+        ("GET", "/api/v1/interactions/{id}"),
+        ("POST", "/api/v1/interactions/{id}/feedback"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

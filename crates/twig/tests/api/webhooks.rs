@@ -384,3 +384,65 @@ async fn sync_outcomes_are_sent() {
     );
     assert_eq!(body["data"]["documents_failed"], 1);
 }
+
+#[tokio::test]
+async fn answers_and_feedback_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir.path(), OPEN).await;
+    let a = s.admin().to_owned();
+    let (rx, url) = receiver(&[]).await;
+    let r = s
+        .post(
+            "/api/v1/webhooks",
+            &a,
+            json!({"url": url, "events": ["interaction.completed", "interaction.feedback"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ag = s
+        .post(
+            "/api/v1/agents",
+            &a,
+            json!({"name": "Help", "data_source_ids": []}),
+        )
+        .await;
+    let agent = ag.body["id"].as_str().unwrap().to_owned();
+    let q = s
+        .post(
+            "/api/v1/query",
+            &a,
+            json!({"agent_id": agent, "query": "what is pricing?"}),
+        )
+        .await;
+    assert_eq!(q.status, 200, "{}", q.text);
+    let id = q.body["metadata"]["interaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let f = s
+        .post(
+            &format!("/api/v1/interactions/{id}/feedback"),
+            &a,
+            json!({"feedback": "negative", "comment": "no answer"}),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    let got = rx.wait_for(2).await;
+    let events: Vec<Value> = got
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let done = events
+        .iter()
+        .find(|e| e["event"] == "interaction.completed")
+        .expect("completed");
+    assert_eq!(done["data"]["interaction_id"], id.as_str());
+    assert_eq!(done["data"]["agent_id"], agent.as_str());
+    assert!(done["data"]["latency_ms"].is_u64());
+    let fb = events
+        .iter()
+        .find(|e| e["event"] == "interaction.feedback")
+        .expect("feedback");
+    assert_eq!(fb["data"]["feedback"], "negative");
+    assert_eq!(fb["data"]["comment"], "no answer");
+}
