@@ -1,7 +1,9 @@
 //! The OpenAPI document, assembled from the same route list the router uses,
 //! so no route can exist without an entry.
 
-use crate::routes::{agents, api_keys, data_sources, health, interactions, me, query, search};
+use crate::routes::{
+    agents, analytics, api_keys, data_sources, health, interactions, me, query, search,
+};
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -54,6 +56,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(interactions::list))
         .routes(routes!(interactions::get))
         .routes(routes!(interactions::feedback))
+        .routes(routes!(analytics::get))
         .routes(routes!(openapi_json))
 }
 

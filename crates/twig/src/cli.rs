@@ -76,6 +76,12 @@ enum BenchCommand {
         #[arg(long)]
         max_docs: Option<usize>,
     },
+    /// Analytics aggregation time over many stored interactions, in a fresh temporary database.
+    Analytics {
+        /// Interactions to store first.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             max_docs,
         }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
+        Command::Bench(BenchCommand::Analytics { rows }) => crate::analytics_bench::run(rows).await,
     }
 }
 
