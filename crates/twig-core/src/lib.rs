@@ -2,6 +2,7 @@
 //! and the ports (traits) that storage and other adapters implement.
 
 pub mod agent;
+pub mod analytics;
 pub mod apikey;
 pub mod datasource;
 pub mod document;

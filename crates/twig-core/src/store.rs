@@ -4,6 +4,7 @@
 //! record of another organisation is indistinguishable from a missing one.
 
 use crate::agent::Agent;
+use crate::analytics::{AnalyticsQuery, Bucket, Metrics};
 use crate::apikey::{ApiKey, KeyHash};
 use crate::datasource::{DataSource, DataSourceStatus};
 use crate::document::{
@@ -239,6 +240,13 @@ pub trait InteractionStore: Send + Sync {
     ) -> StoreResult<Option<Interaction>>;
     /// Deletes the org's sessions (with their turns) that expired at or before `now`; how many.
     async fn delete_expired_sessions(&self, org: &OrgId, now: Timestamp) -> StoreResult<u64>;
+    /// Totals over the org's interactions in the query's range, and its non-empty buckets
+    /// (oldest first), aggregated by the database.
+    async fn analytics(
+        &self,
+        org: &OrgId,
+        query: &AnalyticsQuery,
+    ) -> StoreResult<(Metrics, Vec<Bucket>)>;
 }
 
 /// Knowledge-base articles; every write of an article also writes its version row.

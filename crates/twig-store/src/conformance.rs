@@ -1601,6 +1601,217 @@ pub async fn sessions_expire_and_stay_in_their_org(store: &dyn Store) {
     assert_eq!(s.delete_expired_sessions(&other.id, now).await.unwrap(), 1);
 }
 
+/// Analytics equal what this test computes from the interactions it stored.
+pub async fn analytics_match_a_hand_computation(store: &dyn Store) {
+    use twig_core::analytics::{AnalyticsQuery, Granularity};
+    let o = org(store, "a").await;
+    let other = org(store, "b").await;
+    let s = store.interactions();
+    let (a1, a2) = (AgentId::generate(), AgentId::generate());
+    let (s1, s2, s3) = (
+        SessionId::generate(),
+        SessionId::generate(),
+        SessionId::generate(),
+    );
+    let at = |d: u32, h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2024, 1, d)
+            .unwrap()
+            .and_hms_opt(h, 30, 0)
+            .unwrap()
+            .and_utc()
+    };
+    // (agent, session, day, hour, latency, cost, status, cited, feedback)
+    let rows = [
+        (
+            &a1,
+            &s1,
+            15,
+            9,
+            100,
+            0.5,
+            "completed",
+            true,
+            Some("positive"),
+        ),
+        (
+            &a1,
+            &s1,
+            15,
+            9,
+            300,
+            0.25,
+            "completed",
+            true,
+            Some("negative"),
+        ),
+        (&a1, &s2, 15, 10, 200, 0.0, "completed", false, None),
+        (&a2, &s3, 15, 23, 900, 1.0, "failed", false, None),
+        (
+            &a1,
+            &s2,
+            16,
+            0,
+            50,
+            0.125,
+            "completed",
+            true,
+            Some("positive"),
+        ),
+        (&a2, &s3, 17, 12, 400, 0.5, "cancelled", true, None),
+        (
+            &a1,
+            &s1,
+            14,
+            23,
+            7,
+            9.0,
+            "completed",
+            true,
+            Some("negative"),
+        ), // before the range
+        (&a1, &s1, 18, 0, 7, 9.0, "completed", true, Some("negative")), // after it
+    ];
+    let mut stored = Vec::new();
+    for (agent, sess, d, h, lat, cost, st, cited, fb) in rows {
+        let mut i = interaction_of(&o, agent, Some(sess), "q");
+        i.created_at = at(d, h);
+        i.latency_ms = lat;
+        i.cost_usd = cost;
+        i.status = InteractionStatus::parse(st).unwrap();
+        if !cited {
+            i.sources.clear();
+        }
+        i.feedback = fb.and_then(Feedback::parse);
+        s.record_interaction(&i, None).await.unwrap();
+        stored.push(i);
+    }
+    let mut foreign = interaction_of(&other, &a1, Some(&s1), "q");
+    foreign.created_at = at(15, 9);
+    s.record_interaction(&foreign, None).await.unwrap();
+
+    let start = at(15, 0) - chrono::Duration::minutes(30);
+    let end = at(18, 0) - chrono::Duration::minutes(30);
+    let q = |agent: Option<&AgentId>, g| AnalyticsQuery {
+        agent_id: agent.cloned(),
+        start,
+        end,
+        granularity: g,
+    };
+    let expect = |agent: Option<&AgentId>| {
+        let inr: Vec<&Interaction> = stored
+            .iter()
+            .filter(|i| i.created_at >= start && i.created_at < end)
+            .filter(|i| agent.is_none_or(|a| &i.agent_id == a))
+            .collect();
+        let n = inr.len() as u64;
+        let sessions: std::collections::HashSet<_> =
+            inr.iter().map(|i| i.session_id.clone()).collect();
+        let rated: Vec<_> = inr.iter().filter_map(|i| i.feedback).collect();
+        let answered: Vec<_> = inr
+            .iter()
+            .filter(|i| i.status == InteractionStatus::Completed)
+            .collect();
+        let lat: u64 = inr.iter().map(|i| i.latency_ms).sum();
+        (
+            n,
+            sessions.len() as u64,
+            if n == 0 {
+                0
+            } else {
+                (lat as f64 / n as f64).round() as u64
+            },
+            (!rated.is_empty()).then(|| {
+                rated.iter().filter(|f| **f == Feedback::Positive).count() as f64
+                    / rated.len() as f64
+            }),
+            if answered.is_empty() {
+                0.0
+            } else {
+                answered.iter().filter(|i| !i.sources.is_empty()).count() as f64
+                    / answered.len() as f64
+            },
+            inr.iter().map(|i| i.cost_usd).sum::<f64>(),
+        )
+    };
+    for agent in [None, Some(&a1), Some(&a2)] {
+        let (m, buckets) = s
+            .analytics(&o.id, &q(agent, Granularity::Day))
+            .await
+            .unwrap();
+        let (n, users, avg, acc, cit, cost) = expect(agent);
+        assert_eq!(
+            (m.total_queries, m.unique_users, m.avg_latency_ms),
+            (n, users, avg),
+            "{agent:?}"
+        );
+        assert_eq!(m.accuracy_rate, acc, "{agent:?}");
+        assert!((m.citation_rate - cit).abs() < 1e-12, "{agent:?}");
+        assert!((m.total_cost_usd - cost).abs() < 1e-9, "{agent:?}");
+        assert_eq!(buckets.iter().map(|b| b.queries).sum::<u64>(), n);
+    }
+    // Day buckets of all agents: 15th has latencies [100, 200, 300, 900]; nearest rank:
+    // p50 = 2nd smallest (200), p95 = 4th (900). 16th: [50]. 17th: [400].
+    let (_, days) = s
+        .analytics(&o.id, &q(None, Granularity::Day))
+        .await
+        .unwrap();
+    let got: Vec<_> = days
+        .iter()
+        .map(|b| (b.timestamp, b.queries, b.latency_p50, b.latency_p95))
+        .collect();
+    let day = |d| at(d, 0) - chrono::Duration::minutes(30);
+    assert_eq!(
+        got,
+        vec![
+            (day(15), 4, 200, 900),
+            (day(16), 1, 50, 50),
+            (day(17), 1, 400, 400)
+        ]
+    );
+    let (_, hours) = s
+        .analytics(&o.id, &q(None, Granularity::Hour))
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 5);
+    assert_eq!(
+        (hours[0].queries, hours[0].latency_p50, hours[0].latency_p95),
+        (2, 100, 300)
+    );
+    let (_, weeks) = s
+        .analytics(&o.id, &q(None, Granularity::Week))
+        .await
+        .unwrap();
+    assert_eq!(weeks.len(), 1);
+    assert_eq!(weeks[0].timestamp, day(15), "2024-01-15 is a Monday");
+    let (_, months) = s
+        .analytics(&o.id, &q(None, Granularity::Month))
+        .await
+        .unwrap();
+    assert_eq!(
+        months[0].timestamp,
+        at(1, 0) - chrono::Duration::minutes(30)
+    );
+    // An empty range is zeros, not an error.
+    let empty = AnalyticsQuery {
+        agent_id: None,
+        start: at(1, 0),
+        end: at(2, 0),
+        granularity: Granularity::Day,
+    };
+    let (m, b) = s.analytics(&o.id, &empty).await.unwrap();
+    assert_eq!(
+        (
+            m.total_queries,
+            m.unique_users,
+            m.avg_latency_ms,
+            m.accuracy_rate
+        ),
+        (0, 0, 0, None)
+    );
+    assert_eq!((m.citation_rate, m.total_cost_usd), (0.0, 0.0));
+    assert!(b.is_empty());
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1612,7 +1823,8 @@ macro_rules! conformance_tests {
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
             webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
             kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome,
-            interactions_record_and_session_turns, interactions_filters_and_feedback, sessions_expire_and_stay_in_their_org);
+            interactions_record_and_session_turns, interactions_filters_and_feedback, sessions_expire_and_stay_in_their_org,
+            analytics_match_a_hand_computation);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

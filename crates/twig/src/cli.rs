@@ -110,6 +110,12 @@ enum BenchCommand {
         #[arg(long)]
         max_queries: Option<usize>,
     },
+    /// Analytics aggregation time over many stored interactions, in a fresh temporary database.
+    Analytics {
+        /// Interactions to store first.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_docs,
             max_queries,
         }) => crate::bench_answer::answer(&settings, &dataset, json, max_docs, max_queries).await,
+        Command::Bench(BenchCommand::Analytics { rows }) => crate::analytics_bench::run(rows).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `twig`: the server, and the operator commands that act on its data directory.
 
+mod analytics_bench;
 mod bench;
 mod bench_answer;
 mod bench_ingest;

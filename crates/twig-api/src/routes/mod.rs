@@ -1,6 +1,7 @@
 //! Handlers, one module per resource.
 
 pub mod agents;
+pub mod analytics;
 pub mod api_keys;
 pub mod data_sources;
 pub mod health;

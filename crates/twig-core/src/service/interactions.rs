@@ -25,7 +25,7 @@ pub struct ListParams {
     pub feedback: Option<String>,
 }
 
-fn date(field: &str, v: &str) -> Result<NaiveDate> {
+pub(crate) fn date(field: &str, v: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
         Error::invalid_field(
             field,

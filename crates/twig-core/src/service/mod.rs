@@ -4,6 +4,7 @@
 //! and render the result.
 
 pub mod agents;
+pub mod analytics;
 pub mod data_sources;
 pub mod ingest;
 pub mod interactions;

@@ -357,4 +357,15 @@ impl InteractionStore for SqliteStore {
         tx.commit().await.map_err(backend)?;
         Ok(res.rows_affected())
     }
+
+    async fn analytics(
+        &self,
+        org: &OrgId,
+        query: &twig_core::analytics::AnalyticsQuery,
+    ) -> StoreResult<(
+        twig_core::analytics::Metrics,
+        Vec<twig_core::analytics::Bucket>,
+    )> {
+        super::analytics::run(&self.read, org, query).await
+    }
 }

@@ -5,6 +5,7 @@
 //! writer, no lock upgrades that fail under contention).
 
 mod agents;
+mod analytics;
 mod data_sources;
 mod documents;
 mod interactions;

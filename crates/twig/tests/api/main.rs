@@ -1,6 +1,7 @@
 //! End-to-end API tests: each starts the real binary on port 0 with a fresh data dir.
 
 mod agents;
+mod analytics;
 mod answer;
 mod cli;
 mod data_sources;

@@ -41,6 +41,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/query", "execute"),
     ("POST", "/api/chat", "execute"),
     ("GET", "/api/v1/interactions", "read"),
+    (
+        "GET",
+        "/api/v1/analytics?start_date=2024-01-01&end_date=2024-01-01",
+        "admin",
+    ),
     ("GET", "/api/v1/interactions/int_x1", "read"),
     ("POST", "/api/v1/interactions/int_x1/feedback", "execute"),
 ];

@@ -150,6 +150,7 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("GET", "/api/v1/interactions"),
         ("GET", "/api/v1/interactions/{id}"),
         ("POST", "/api/v1/interactions/{id}/feedback"),
+        ("GET", "/api/v1/analytics"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
