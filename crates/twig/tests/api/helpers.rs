@@ -222,6 +222,21 @@ impl TestServer {
         )
     }
 
+    /// Creates another organisation (operator CLI) and a key of it with `scopes`; returns (org id, secret).
+    pub fn other_org_key(&self, scopes: &str) -> (String, String) {
+        let (ok, org, err) = twig_cmd(&self.data_dir, &["orgs", "create", "--name", "Beta"]);
+        assert!(ok, "{err}");
+        let org = org.trim().to_owned();
+        let (ok, key, err) = twig_cmd(
+            &self.data_dir,
+            &[
+                "keys", "create", "--org", &org, "--name", "b", "--scopes", scopes,
+            ],
+        );
+        assert!(ok, "{err}");
+        (org, key.trim().to_owned())
+    }
+
     /// Kills the process at once (SIGKILL), as a crash or power loss would.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -1,7 +1,7 @@
 //! Knowledge base end to end: validation, versions, and the index following
 //! publish, unpublish and delete at once (lexical mode: no model needed).
 
-use crate::helpers::{assert_error, twig_cmd, TestServer};
+use crate::helpers::{assert_error, TestServer};
 use serde_json::{json, Value};
 
 async fn search(s: &TestServer, key: &str, q: &str, ds: Option<&str>) -> Vec<Value> {
@@ -163,23 +163,8 @@ async fn articles_are_versioned_and_searchable_only_while_published() {
     assert_eq!(search(&s, &a, "timbuktu recovery", None).await.len(), 1);
 
     // Another org sees nothing; Read keys cannot write.
-    let (ok, org_b, err) = twig_cmd(&s.data_dir, &["orgs", "create", "--name", "Beta"]);
-    assert!(ok, "{err}");
-    let (ok, b, err) = twig_cmd(
-        &s.data_dir,
-        &[
-            "keys",
-            "create",
-            "--org",
-            org_b.trim(),
-            "--name",
-            "b",
-            "--scopes",
-            "read,write",
-        ],
-    );
-    assert!(ok, "{err}");
-    let b = b.trim();
+    let (_, b) = s.other_org_key("read,write");
+    let b = b.as_str();
     assert_error(
         &s.get(&format!("/api/v1/kb/{id}"), b).await,
         404,

@@ -1,7 +1,7 @@
 //! Webhooks end to end: management rules, signed deliveries of real events to a
 //! loopback receiver, retries, pings, rotation and redelivery.
 
-use crate::helpers::{assert_error, twig_cmd, TestServer};
+use crate::helpers::{assert_error, TestServer};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -166,23 +166,8 @@ async fn management_rules() {
     // Admin scope only; another org sees nothing.
     let (_, writer) = s.key_with(&["read", "write", "execute"]).await;
     assert_error(&s.get("/api/v1/webhooks", &writer).await, 403, "forbidden");
-    let (ok, org_b, err) = twig_cmd(&s.data_dir, &["orgs", "create", "--name", "Beta"]);
-    assert!(ok, "{err}");
-    let (ok, b, err) = twig_cmd(
-        &s.data_dir,
-        &[
-            "keys",
-            "create",
-            "--org",
-            org_b.trim(),
-            "--name",
-            "b",
-            "--scopes",
-            "admin",
-        ],
-    );
-    assert!(ok, "{err}");
-    let b = b.trim();
+    let (_, b) = s.other_org_key("admin");
+    let b = b.as_str();
     assert_error(
         &s.get(&format!("/api/v1/webhooks/{id}"), b).await,
         404,
