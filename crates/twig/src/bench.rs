@@ -72,26 +72,7 @@ pub async fn retrieval(
         bail!("no test query of {} has judgments", dataset.display());
     }
 
-    let tmp = tempfile::tempdir()?;
-    let mut settings = settings.clone();
-    settings.data_dir = tmp.path().to_path_buf();
-    settings.database_url = None;
-    let store = crate::cli::open_store(&settings).await?;
-    let reranker = crate::rerank::reranker(&settings).await?;
-    let embedder = crate::retrieval::embedder(&settings).await?;
-    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
-    let org = Org::new("bench")?;
-    store.create_org(&org).await?;
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("file".into()),
-            name: Some("corpus".into()),
-            ..Default::default()
-        },
-    )?;
-    store.create_data_source(&ds).await?;
-
+    let reranker = crate::rerank::reranker(settings).await?;
     if !as_json {
         eprintln!(
             "ingesting {} documents from {} ...",
@@ -99,39 +80,18 @@ pub async fn retrieval(
             dataset.display()
         );
     }
-    let started = Instant::now();
-    let mut doc_to_corpus: HashMap<DocumentId, String> = HashMap::new();
-    let mut chunks = 0u64;
-    for batch in corpus.chunks(INGEST_BATCH) {
-        let inputs: Vec<DocumentInput> = batch
-            .iter()
-            .map(|d| DocumentInput {
-                org_id: org.id.clone(),
-                data_source_id: ds.id.clone(),
-                source_key: d.id.clone(),
-                title: d.title.clone(),
-                url: None,
-                filename: None,
-                metadata: Default::default(),
-                sections: vec![SectionInput {
-                    heading_path: vec![],
-                    text: d.text.clone(),
-                    page: None,
-                }],
-                chunking: ChunkingOptions::default(),
-            })
-            .collect();
-        let outcomes = retriever.upsert_documents(inputs).await?;
-        for (d, o) in batch.iter().zip(outcomes) {
-            if let twig_core::retrieval::UpsertOutcome::Created(_, n)
-            | twig_core::retrieval::UpsertOutcome::Replaced(_, n) = &o
-            {
-                chunks += u64::from(*n);
-            }
-            doc_to_corpus.insert(o.document_id().clone(), d.id.clone());
-        }
-    }
-    let ingest_secs = started.elapsed().as_secs_f64();
+    let Indexed {
+        _tmp,
+        settings,
+        embedder,
+        retriever,
+        org,
+        doc_to_corpus,
+        chunks,
+        ingest_secs,
+        ..
+    } = index_corpus(settings, &corpus).await?;
+
     let passages_per_s = match &embedder {
         Some(e) => embed_throughput(e.clone(), &corpus).await?,
         None => 0.0,
@@ -210,6 +170,96 @@ pub async fn retrieval(
         print_table(&out);
     }
     Ok(())
+}
+
+/// A BEIR corpus indexed into a fresh temporary data dir, for the benchmarks.
+pub struct Indexed {
+    /// Keeps the data dir alive.
+    pub _tmp: tempfile::TempDir,
+    /// The settings with `data_dir` pointing at it.
+    pub settings: Settings,
+    /// The store.
+    pub store: Arc<dyn twig_core::store::Store>,
+    /// The embedding model, unless lexical only.
+    pub embedder: Option<Arc<dyn twig_core::retrieval::Embedder>>,
+    /// The engine.
+    pub retriever: Arc<dyn twig_core::retrieval::Retriever>,
+    /// The organisation owning everything.
+    pub org: Org,
+    /// The data source holding the corpus.
+    pub ds: DataSource,
+    /// Stored document id -> BEIR corpus id.
+    pub doc_to_corpus: HashMap<DocumentId, String>,
+    /// Chunks created.
+    pub chunks: u64,
+    /// Seconds the ingestion took (store and model loading excluded).
+    pub ingest_secs: f64,
+}
+
+/// Ingests `corpus` (one section per document, default chunking) into a new temporary data dir.
+pub async fn index_corpus(settings: &Settings, corpus: &[BeirDoc]) -> anyhow::Result<Indexed> {
+    let tmp = tempfile::tempdir()?;
+    let mut settings = settings.clone();
+    settings.data_dir = tmp.path().to_path_buf();
+    settings.database_url = None;
+    let store = crate::cli::open_store(&settings).await?;
+    let embedder = crate::retrieval::embedder(&settings).await?;
+    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
+    let org = Org::new("bench")?;
+    store.create_org(&org).await?;
+    let ds = DataSource::create(
+        org.id.clone(),
+        DataSourceInput {
+            kind: Some("file".into()),
+            name: Some("corpus".into()),
+            ..Default::default()
+        },
+    )?;
+    store.create_data_source(&ds).await?;
+    let started = Instant::now();
+    let mut doc_to_corpus: HashMap<DocumentId, String> = HashMap::new();
+    let mut chunks = 0u64;
+    for batch in corpus.chunks(INGEST_BATCH) {
+        let inputs: Vec<DocumentInput> = batch
+            .iter()
+            .map(|d| DocumentInput {
+                org_id: org.id.clone(),
+                data_source_id: ds.id.clone(),
+                source_key: d.id.clone(),
+                title: d.title.clone(),
+                url: None,
+                filename: None,
+                metadata: Default::default(),
+                sections: vec![SectionInput {
+                    heading_path: vec![],
+                    text: d.text.clone(),
+                    page: None,
+                }],
+                chunking: ChunkingOptions::default(),
+            })
+            .collect();
+        let outcomes = retriever.upsert_documents(inputs).await?;
+        for (d, o) in batch.iter().zip(outcomes) {
+            if let twig_core::retrieval::UpsertOutcome::Created(_, n)
+            | twig_core::retrieval::UpsertOutcome::Replaced(_, n) = &o
+            {
+                chunks += u64::from(*n);
+            }
+            doc_to_corpus.insert(o.document_id().clone(), d.id.clone());
+        }
+    }
+    Ok(Indexed {
+        _tmp: tmp,
+        settings,
+        store,
+        embedder,
+        retriever,
+        org,
+        ds,
+        doc_to_corpus,
+        chunks,
+        ingest_secs: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Corpus ids of `hits` in order, each document once.

@@ -6,20 +6,14 @@ use crate::bench::percentile;
 use crate::config::Settings;
 use anyhow::{bail, Context};
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use twig_answer::{AnswerEvent, Answerer, Caller, QueryRequest};
 use twig_core::agent::{Agent, AgentInput};
-use twig_core::datasource::{DataSource, DataSourceInput};
-use twig_core::id::{ChunkId, DocumentId};
+use twig_core::id::ChunkId;
 use twig_core::llm::ExtractiveOnly;
-use twig_core::org::Org;
-use twig_core::retrieval::{ChunkingOptions, DocumentInput, SectionInput};
 use twig_index::beir::BeirDoc;
-
-/// Documents per ingestion call.
-const INGEST_BATCH: usize = 64;
 
 /// Runs the answering benchmark and prints its figures.
 pub async fn answer(
@@ -43,24 +37,6 @@ pub async fn answer(
     if queries.is_empty() {
         bail!("no test query of {} has judgments", dataset.display());
     }
-    let tmp = tempfile::tempdir()?;
-    let mut settings = settings.clone();
-    settings.data_dir = tmp.path().to_path_buf();
-    settings.database_url = None;
-    let store = crate::cli::open_store(&settings).await?;
-    let embedder = crate::retrieval::embedder(&settings).await?;
-    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
-    let org = Org::new("bench")?;
-    store.create_org(&org).await?;
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("file".into()),
-            name: Some("corpus".into()),
-            ..Default::default()
-        },
-    )?;
-    store.create_data_source(&ds).await?;
     if !as_json {
         eprintln!(
             "ingesting {} documents from {} ...",
@@ -68,30 +44,17 @@ pub async fn answer(
             dataset.display()
         );
     }
-    let mut doc_to_corpus: HashMap<DocumentId, String> = HashMap::new();
-    for batch in corpus.chunks(INGEST_BATCH) {
-        let inputs = batch
-            .iter()
-            .map(|d| DocumentInput {
-                org_id: org.id.clone(),
-                data_source_id: ds.id.clone(),
-                source_key: d.id.clone(),
-                title: d.title.clone(),
-                url: None,
-                filename: None,
-                metadata: Default::default(),
-                sections: vec![SectionInput {
-                    heading_path: vec![],
-                    text: d.text.clone(),
-                    page: None,
-                }],
-                chunking: ChunkingOptions::default(),
-            })
-            .collect();
-        for (d, o) in batch.iter().zip(retriever.upsert_documents(inputs).await?) {
-            doc_to_corpus.insert(o.document_id().clone(), d.id.clone());
-        }
-    }
+    let crate::bench::Indexed {
+        _tmp,
+        settings,
+        store,
+        embedder,
+        retriever,
+        org,
+        ds,
+        doc_to_corpus,
+        ..
+    } = crate::bench::index_corpus(settings, &corpus).await?;
     let config = settings.answer.pipeline();
     let threshold = config.similarity_threshold;
     let answerer = Arc::new(Answerer::new(
