@@ -79,7 +79,7 @@ for item in doc.get("paths", {}).values():
             op.pop("operationId", None)
 json.dump(doc, open(sys.argv[2], "w"), indent=2, sort_keys=True)
 PY
-    (cd sdks/typescript && node_modules/.bin/openapi-typescript "$tmp/openapi-ts.json" -o "$out/typescript/openapi.ts" >/dev/null)
+    (cd sdks/typescript && node_modules/.bin/openapi-typescript "$tmp/openapi-ts.json" --empty-objects-unknown -o "$out/typescript/openapi.ts" >/dev/null)
 fi
 
 targets=("openapi.json:sdks/openapi.json" "python/_generated.py:sdks/python/src/twig/types/_generated.py")

@@ -2,7 +2,8 @@
 // streaming and cancel, retries, each error class, webhooks, and the README examples.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -371,7 +372,18 @@ test('README examples run as written', async () => {
     const src = blocks.join('\n').replaceAll("from '@twig/sdk'", `from '${new URL('../dist/esm/index.js', import.meta.url)}'`);
     const imports = src.split('\n').filter((l) => l.startsWith('import ')).join('\n');
     const rest = src.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
-    // TypeScript as written, compiled to JavaScript the way a user's build would.
+    // Type-checked against the SDK's sources (strict), then compiled to JavaScript and run.
+    const checkFile = new URL('./readme.check.ts', import.meta.url);
+    writeFileSync(checkFile, `${imports.replaceAll(`from '${new URL('../dist/esm/index.js', import.meta.url)}'`, "from '../src/index.js'")}\n${rest}\nexport {};\n`);
+    try {
+      execFileSync(process.execPath, [new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname, '--noEmit', '--strict', '--target', 'ES2022',
+        '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--lib', 'ES2022,DOM,DOM.Iterable', '--types', 'node', '--skipLibCheck',
+        checkFile.pathname], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      assert.fail(`README TypeScript does not type-check:\n${e.stdout}${e.stderr}`);
+    } finally {
+      rmSync(checkFile, { force: true });
+    }
     const mod = ts.transpileModule(`${imports}\n${rest}\n`, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
     const file = join(mkdtempSync(join(tmpdir(), 'twig-readme-')), 'readme.mjs');
     writeFileSync(file, mod);

@@ -2565,7 +2565,7 @@ export interface components {
              */
             chunks_indexed: number;
             /** @description Validated, per-type settings with defaults filled in. */
-            config: Record<string, never>;
+            config: Record<string, unknown>;
             /**
              * Format: date-time
              * @description Creation time.
@@ -2602,7 +2602,7 @@ export interface components {
         /** @description Body of `POST /data-sources` and `PUT /data-sources/:id` (on update every field is optional). */
         DataSourceInput: {
             /** @description Per-type settings, e.g. `{"url": "https://docs.example.com"}` for a website. */
-            config?: Record<string, never> | null;
+            config?: Record<string, unknown> | null;
             /** @description Display name (required on create). */
             name?: string | null;
             /** @description `hourly`, `daily`, `weekly` or `manual` (default). */
@@ -2745,7 +2745,7 @@ export interface components {
             /** @description Its id. */
             id: components["schemas"]["DocumentId"];
             /** @description Source-specific metadata. */
-            metadata: Record<string, never>;
+            metadata: Record<string, unknown>;
             /** @description Ingestion state. */
             status: components["schemas"]["DocumentStatus"];
             /** @description Title used for citations and retrieval. */
@@ -2812,7 +2812,7 @@ export interface components {
              */
             code: string;
             /** @description Structured context, e.g. the offending field. */
-            details: Record<string, never>;
+            details: Record<string, unknown>;
             /** @description Human-readable explanation. */
             message: string;
         };
@@ -2954,9 +2954,9 @@ export interface components {
              */
             max_attempts: number;
             /** @description Input of the handler. */
-            payload: Record<string, never>;
+            payload: Record<string, unknown>;
             /** @description Handler-defined progress and checkpoint. */
-            progress: Record<string, never>;
+            progress: Record<string, unknown>;
             /**
              * Format: date-time
              * @description Earliest time it may run.
