@@ -144,3 +144,35 @@ def test_timeout_option(client, corpus, server):
         with pytest.raises(twig.APITimeoutError):
             # The slow model takes 3 s; the whole answer comes only after it.
             c.query(agent_id=slow.id, query="What is pricing?")
+
+
+def test_retry_after_is_honoured_and_a_long_one_is_not_waited_for():
+    short = ErrorServer(429, "rate_limit_exceeded", retry_after="1")
+    long = ErrorServer(503, "service_unavailable", retry_after="120")
+    try:
+        with twig.Twig(api_key="twigsk_test_x", base_url=short.base_url, max_retries=1) as c:
+            started = time.monotonic()
+            with pytest.raises(twig.RateLimitError) as e:
+                c.me()
+            # One retry, after the server's 1 s (not the 0.5 s backoff).
+            assert short.count == 2 and time.monotonic() - started >= 1.0
+            assert e.value.retry_after == 1.0
+        with twig.Twig(api_key="twigsk_test_x", base_url=long.base_url, max_retries=3) as c:
+            started = time.monotonic()
+            with pytest.raises(twig.ServiceUnavailableError):
+                c.me()
+            assert long.count == 1 and time.monotonic() - started < 1.0
+    finally:
+        short.stop()
+        long.stop()
+
+
+def test_streams_are_retried_before_their_first_byte():
+    srv = ErrorServer(503, "service_unavailable", retry_after="0")
+    try:
+        with twig.Twig(api_key="twigsk_test_x", base_url=srv.base_url, max_retries=2) as c:
+            with pytest.raises(twig.ServiceUnavailableError):
+                c.query(agent_id="agent_x", query="hi", stream=True)
+        assert srv.count == 3
+    finally:
+        srv.stop()

@@ -274,6 +274,29 @@ for (const [status, code, Cls] of [[400, 'invalid_request', InvalidRequestError]
   });
 }
 
+test('retries: Retry-After is honoured, a long one is not waited for, streams retry before their first byte', async () => {
+  const short = await errorServer(429, 'rate_limit_exceeded', '1');
+  const long = await errorServer(503, 'service_unavailable', '120');
+  const zero = await errorServer(503, 'service_unavailable', '0');
+  try {
+    let t0 = Date.now();
+    const e = await new TwigClient({ apiKey: 'x', baseUrl: short.baseUrl, maxRetries: 1 }).me().catch((x) => x);
+    assert.ok(e instanceof RateLimitError);
+    assert.equal(short.state.count, 2);
+    assert.ok(Date.now() - t0 >= 1000);
+    t0 = Date.now();
+    await assert.rejects(new TwigClient({ apiKey: 'x', baseUrl: long.baseUrl, maxRetries: 3 }).me(), ServiceUnavailableError);
+    assert.equal(long.state.count, 1);
+    assert.ok(Date.now() - t0 < 1000);
+    await assert.rejects(new TwigClient({ apiKey: 'x', baseUrl: zero.baseUrl, maxRetries: 2 }).query({ agentId: 'agent_x', query: 'hi', stream: true }), ServiceUnavailableError);
+    assert.equal(zero.state.count, 3);
+  } finally {
+    await short.stop();
+    await long.stop();
+    await zero.stop();
+  }
+});
+
 test('retries: a 429 from a tight rate limit is retried after Retry-After', async () => {
   const limited = await startTwig({ TWIG_RATE_LIMITS__ENABLED: 'true', TWIG_RATE_LIMITS__WRITE_PER_MINUTE: '60', TWIG_RATE_LIMITS__WRITE_BURST: '2' });
   try {
