@@ -14,7 +14,7 @@ bash scripts/sdk-setup.sh
 bash scripts/gen-sdk-types.sh --check
 
 echo "== Python SDK (sdks/python)"
-(cd sdks/python && .venv/bin/python -m pytest -q -p no:cacheprovider)
+(cd sdks/python && .venv/bin/mypy --no-incremental src/twig && .venv/bin/python -m pytest -q -p no:cacheprovider)
 
 echo "== TypeScript SDK (sdks/typescript)"
 (

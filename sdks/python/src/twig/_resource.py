@@ -28,7 +28,7 @@ class SyncAPIResource:
 
     def _page(self, path: str, *, key: str, item: Type[T], params: Dict[str, Any]) -> SyncPage[T]:
         def fetch(p: Dict[str, Any]) -> Dict[str, Any]:
-            return self._client._request("GET", path, params=p, cast=dict)  # type: ignore[arg-type]
+            return self._client._request("GET", path, params=p, cast=dict)  # type: ignore[type-var]
 
         params = {k: v for k, v in params.items() if v is not None}
         return SyncPage(fetch, key=key, item=item, body=fetch(params), params=params)
@@ -42,7 +42,7 @@ class AsyncAPIResource:
 
     def _page(self, path: str, *, key: str, item: Type[T], params: Dict[str, Any]) -> AsyncPaginator[T]:
         async def fetch(p: Dict[str, Any]) -> Dict[str, Any]:
-            return await self._client._request("GET", path, params=p, cast=dict)  # type: ignore[arg-type]
+            return await self._client._request("GET", path, params=p, cast=dict)  # type: ignore[type-var]
 
         params = {k: v for k, v in params.items() if v is not None}
         return AsyncPaginator(fetch, key=key, item=item, params=params)

@@ -7,7 +7,7 @@ or dropping it) closes the HTTP connection, which cancels the answer on the serv
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Iterator, List, Optional
+from typing import Any, AsyncGenerator, AsyncIterator, Generator, Iterator, List, Optional
 
 import httpx
 
@@ -49,7 +49,7 @@ class Stream:
         self.response = response
         self._iter = self._events()
 
-    def _events(self) -> Iterator[QueryEvent]:
+    def _events(self) -> Generator[QueryEvent, None, None]:
         decoder = _SSEDecoder()
         try:
             for line in self.response.iter_lines():
@@ -97,7 +97,7 @@ class AsyncStream:
         self.response = response
         self._iter = self._events()
 
-    async def _events(self) -> AsyncIterator[QueryEvent]:
+    async def _events(self) -> AsyncGenerator[QueryEvent, None]:
         decoder = _SSEDecoder()
         try:
             async for line in self.response.aiter_lines():
