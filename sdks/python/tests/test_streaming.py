@@ -14,19 +14,6 @@ def slow_agent(client, corpus):
     return client.agents.create(name="slow", data_source_ids=[corpus["ds"].id], model="slow")
 
 
-def _wait_status(client, interaction_id, status, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            it = client.interactions.get(interaction_id)
-            if it.status == status:
-                return it
-        except twig.NotFoundError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{interaction_id} never reached {status}")
-
-
 def test_stream_yields_sources_tokens_done(client, corpus):
     with client.query(agent_id=corpus["agent"].id, query="What is your refund policy?", stream=True) as s:
         events = list(s)
@@ -52,8 +39,13 @@ def test_closing_the_stream_cancels_generation(client, chat, slow_agent):
     # The server dropped its call to the model, well before the 60 slow tokens were sent.
     assert chat.disconnected.wait(10), "the model call was not cancelled"
     assert chat.completed == completed
-    cancelled = [i for i in client.interactions.list(agent_id=slow_agent.id) if i.status == "cancelled"]
-    assert cancelled
+    deadline = time.time() + 10
+    while True:
+        cancelled = [i for i in client.interactions.list(agent_id=slow_agent.id) if i.status == "cancelled"]
+        if cancelled or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert cancelled, "the interaction was not recorded as cancelled"
 
 
 def test_breaking_out_of_a_for_loop_closes(client, chat, slow_agent):
