@@ -69,7 +69,15 @@ pub(crate) async fn sync(
     let env: ConnectorEnv = h.config.connector_env();
     let conn = (h.opener)(ds, &env).map_err(job_error)?;
     run(h, ds, ctx, conn.as_ref(), &mut c).await?;
-    let (status, error) = outcome(c.done, c.failed, "items");
+    // Like file sources, the status tells of every failed document of the source, not only
+    // this run's: an item that failed and has not changed since is still a problem to show.
+    let n = h
+        .store
+        .documents()
+        .count_documents(&ds.id)
+        .await
+        .map_err(retry)?;
+    let (status, error) = outcome(n.indexed, n.failed, "items");
     Ok(Report {
         status,
         error,
