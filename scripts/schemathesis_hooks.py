@@ -1,0 +1,134 @@
+"""Schemathesis hooks for scripts/schemathesis.sh.
+
+They only bend generated requests around rules no JSON Schema can state, each of which the
+OpenAPI document names in a description; everything else the document itself must get right:
+
+- a date range: `start_date` not after `end_date`, and at most 10000 buckets (analytics);
+- a key's `expires_at` in the future;
+- a user's `email` unique in the organisation;
+- a webhook URL's host that resolves (this machine has no DNS; the run allows local hosts);
+- a source's `chunk_overlap_tokens` at most half of `chunk_max_tokens`;
+- what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
+  through `/data-sources`, and files go only to `file` sources (the hook asks the server for
+  the source's type);
+- ids a stateful link took from a `null` field (schemathesis sends them as "None").
+"""
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+import schemathesis
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(v):
+    if isinstance(v, str) and _DATE.match(v):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _op(ctx):
+    op = getattr(ctx, "operation", None)
+    return (op.method.upper(), op.path) if op is not None else ("", "")
+
+
+@schemathesis.hook
+def map_query(ctx, query):
+    method, path = _op(ctx)
+    if not isinstance(query, dict) or path not in ("/api/v1/analytics", "/api/v1/interactions"):
+        return query
+    start, end = _date(query.get("start_date")), _date(query.get("end_date"))
+    if start and end:
+        if start > end:
+            start, end = end, start
+        if path == "/api/v1/analytics":
+            span = {"hour": 400, "day": 9000}.get(query.get("granularity") or "day", 9000)
+            if (end - start).days > span:
+                end = start + dt.timedelta(days=span)
+                if end > dt.date(9999, 12, 31):
+                    end = dt.date(9999, 12, 31)
+        query["start_date"], query["end_date"] = start.isoformat(), end.isoformat()
+    return query
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    method, path = _op(ctx)
+    if not isinstance(body, dict):
+        return body
+    if path == "/api/v1/api-keys" and isinstance(body.get("expires_at"), str):
+        try:
+            when = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            if when <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5):
+                future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
+                body["expires_at"] = future.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if path.startswith("/api/v1/users") and isinstance(body.get("email"), str) and "@" in body["email"]:
+        local, _, domain = body["email"].rpartition("@")
+        tag = secrets.token_hex(4)
+        local = (tag + "." + local.lstrip("."))[:64].rstrip(".")
+        body["email"] = f"{local}@{domain}"[:254]
+    if path.startswith("/api/v1/webhooks") and isinstance(body.get("url"), str):
+        parts = urlsplit(body["url"])
+        if parts.scheme and parts.hostname:
+            # Only the host changes: credentials or a bad port stay as refusable as they were.
+            user, at, hostport = parts.netloc.rpartition("@")
+            port = hostport.rsplit("]", 1)[-1].partition(":")[2]
+            netloc = (user + at) + "localhost" + (":" + port if port else "")
+            body["url"] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if path.startswith("/api/v1/data-sources") and isinstance(body.get("config"), dict):
+        c = body["config"]
+        mx, ov = c.get("chunk_max_tokens"), c.get("chunk_overlap_tokens")
+        mx = 512 if mx is None else mx
+        in_bounds = isinstance(mx, int) and isinstance(ov, int) and 64 <= mx <= 2048 and 0 <= ov <= 1024
+        if in_bounds and ov * 2 > mx:
+            c["chunk_overlap_tokens"] = mx // 2
+    return body
+
+
+def _source_type(ds_id):
+    req = urllib.request.Request(
+        f"{os.environ['TWIG_ST_BASE']}/api/v1/data-sources/{ds_id}",
+        headers={"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r).get("type")
+    except Exception:
+        return None
+
+
+@schemathesis.hook
+def filter_path_parameters(ctx, path_parameters):
+    return not any(v is None or v == "None" for v in (path_parameters or {}).values())
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    path = case.operation.path
+    if not path.startswith("/api/v1/data-sources/{id}") or path.endswith(("/status", "/documents")):
+        return True
+    if case.method.upper() == "GET" and path == "/api/v1/data-sources/{id}":
+        return True
+    ds = (case.path_parameters or {}).get("id")
+    if not isinstance(ds, str):
+        return True
+    kind = _source_type(ds)
+    if kind == "kb":
+        return False
+    if path.endswith("/files"):
+        return kind in (None, "file")
+    return True
