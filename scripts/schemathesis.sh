@@ -53,13 +53,13 @@ for _ in $(seq 1 100); do
 done
 [ -n "$key" ] || { echo "no bootstrap key printed" >&2; cat "$work/stderr" >&2; exit 1; }
 
-# `revoke` (DELETE /api-keys/{id}) could revoke the run's own key.
+# `api_keys_revoke` (DELETE /api-keys/{id}) could revoke the run's own key.
 status=0
 TWIG_ST_BASE=$base TWIG_ST_KEY=$key PYTHONPATH=scripts SCHEMATHESIS_HOOKS=schemathesis_hooks \
-    "$VENV/bin/schemathesis" run "$base/api/v1/openapi.json" \
+    "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$base/api/v1/openapi.json" \
     --checks all \
     --header "Authorization: Bearer $key" \
-    --exclude-operation-id revoke \
+    --exclude-operation-id api_keys_revoke \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
     --seed "$SEED" \

@@ -11,6 +11,7 @@ OpenAPI document names in a description; everything else the document itself mus
 - what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
   through `/data-sources`, and files go only to `file` sources (the hook asks the server for
   the source's type);
+- an agent that is queried must be `active` (the hook asks the server);
 - ids a stateful link took from a `null` field (schemathesis sends them as "None").
 """
 
@@ -93,22 +94,27 @@ def map_body(ctx, body):
         c = body["config"]
         mx, ov = c.get("chunk_max_tokens"), c.get("chunk_overlap_tokens")
         mx = 512 if mx is None else mx
-        in_bounds = isinstance(mx, int) and isinstance(ov, int) and 64 <= mx <= 2048 and 0 <= ov <= 1024
-        if in_bounds and ov * 2 > mx:
-            c["chunk_overlap_tokens"] = mx // 2
+        num = (int, float)
+        in_bounds = isinstance(mx, num) and isinstance(ov, num) and 64 <= mx <= 2048 and 0 <= ov <= 1024
+        if in_bounds and ov * 2 > mx and not isinstance(mx, bool) and not isinstance(ov, bool):
+            c["chunk_overlap_tokens"] = int(mx) // 2
     return body
 
 
-def _source_type(ds_id):
+def _get(path, field):
     req = urllib.request.Request(
-        f"{os.environ['TWIG_ST_BASE']}/api/v1/data-sources/{ds_id}",
+        f"{os.environ['TWIG_ST_BASE']}{path}",
         headers={"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"},
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
-            return json.load(r).get("type")
+            return json.load(r).get(field)
     except Exception:
         return None
+
+
+def _source_type(ds_id):
+    return _get(f"/api/v1/data-sources/{ds_id}", "type")
 
 
 @schemathesis.hook
@@ -116,9 +122,28 @@ def filter_path_parameters(ctx, path_parameters):
     return not any(v is None or v == "None" for v in (path_parameters or {}).values())
 
 
+_CONFIG_FIELDS = {}
+
+
+def _config_fields(kind):
+    """(fields, required fields) of `kind`'s config, from the served document."""
+    if not _CONFIG_FIELDS:
+        with urllib.request.urlopen(f"{os.environ['TWIG_ST_BASE']}/api/v1/openapi.json", timeout=10) as r:
+            schemas = json.load(r)["components"]["schemas"]
+        for name, s in schemas.items():
+            if name.endswith("Config") and isinstance(s.get("title"), str):
+                kind_name = s["title"].removesuffix("_config")
+                _CONFIG_FIELDS[kind_name] = (set(s.get("properties", {})), set(s.get("required", [])))
+    return _CONFIG_FIELDS.get(kind)
+
+
 @schemathesis.hook
 def filter_case(ctx, case):
+    if any(v is None or v == "None" for v in (case.path_parameters or {}).values()):
+        return False
     path = case.operation.path
+    if path == "/api/v1/query" and isinstance(case.body, dict) and isinstance(case.body.get("agent_id"), str):
+        return _get(f"/api/v1/agents/{case.body['agent_id']}", "status") != "inactive"
     if not path.startswith("/api/v1/data-sources/{id}") or path.endswith(("/status", "/documents")):
         return True
     if case.method.upper() == "GET" and path == "/api/v1/data-sources/{id}":
@@ -131,4 +156,16 @@ def filter_case(ctx, case):
         return False
     if path.endswith("/files"):
         return kind in (None, "file")
+    body = case.body if isinstance(case.body, dict) else {}
+    if case.method.upper() == "PUT" and kind is not None:
+        # The type is fixed, and the config is the one of that type.
+        if body.get("type") not in (None, kind):
+            return False
+        config = body.get("config")
+        fields = _config_fields(kind)
+        if isinstance(config, dict) and fields is not None:
+            allowed, required = fields
+            given = {k for k, v in config.items() if v is not None}
+            if not set(config) <= allowed or not required <= given:
+                return False
     return True

@@ -54,9 +54,7 @@ pub fn refine(doc: &mut Value) {
     }
     subscribable_events(schemas);
     // The derive knows no `uri` format.
-    for alt in [&mut schemas["WebhookInput"]["properties"]["url"]] {
-        alt["format"] = Value::from("uri");
-    }
+    schemas["WebhookInput"]["properties"]["url"]["format"] = Value::from("uri");
     error_codes(schemas);
     data_source_schemas(schemas);
     for (_, from, to, required) in CREATES {
@@ -71,25 +69,67 @@ pub fn refine(doc: &mut Value) {
     stream_response(doc);
     responses(doc);
     examples(doc);
+    operation_ids(doc);
+}
+
+/// Operation ids unique in the document, as OpenAPI requires: `<tag>_<handler>`, e.g.
+/// `agents_create` (the derive names them after the handler alone).
+fn operation_ids(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let tag = op["tags"][0].as_str().unwrap_or("api").replace('-', "_");
+            if let Some(id) = op["operationId"].as_str() {
+                op["operationId"] = Value::from(format!("{tag}_{id}"));
+            }
+        }
+    }
 }
 
 /// Request examples, as the API reference gives them.
 fn examples(doc: &mut Value) {
     let bodies = [
-        ("/api/v1/query", json!({"agent_id": "agent_abc123", "query": "What is your refund policy?",
-            "session_id": "sess_xyz789", "stream": false, "temperature": 0.7, "max_tokens": 500})),
-        ("/api/v1/semantic-search", json!({"query": "pricing information", "org_id": "org_123",
-            "top_k": 10, "similarity_threshold": 0.7, "data_source_ids": ["ds_1", "ds_2"]})),
-        ("/api/v1/agents", json!({"name": "Support Agent",
+        (
+            "/api/v1/query",
+            json!({"agent_id": "agent_abc123", "query": "What is your refund policy?",
+            "session_id": "sess_xyz789", "stream": false, "temperature": 0.7, "max_tokens": 500}),
+        ),
+        (
+            "/api/v1/semantic-search",
+            json!({"query": "pricing information", "org_id": "org_123",
+            "top_k": 10, "similarity_threshold": 0.7, "data_source_ids": ["ds_1", "ds_2"]}),
+        ),
+        (
+            "/api/v1/agents",
+            json!({"name": "Support Agent",
             "system_prompt": "You are a helpful support assistant.", "rag_strategy": "cedar",
-            "temperature": 0.7, "max_tokens": 500, "data_source_ids": ["ds_1", "ds_2"]})),
-        ("/api/v1/data-sources", json!({"type": "website", "name": "Product Documentation",
+            "temperature": 0.7, "max_tokens": 500, "data_source_ids": ["ds_1", "ds_2"]}),
+        ),
+        (
+            "/api/v1/data-sources",
+            json!({"type": "website", "name": "Product Documentation",
             "config": {"url": "https://docs.example.com", "max_pages": 1000},
-            "sync_frequency": "daily"})),
-        ("/api/v1/interactions/{id}/feedback", json!({"feedback": "positive", "comment": "Very helpful!"})),
+            "sync_frequency": "daily"}),
+        ),
+        (
+            "/api/v1/interactions/{id}/feedback",
+            json!({"feedback": "positive", "comment": "Very helpful!"}),
+        ),
     ];
     for (path, example) in bodies {
-        let keys = ["paths", path, "post", "requestBody", "content", "application/json"];
+        let keys = [
+            "paths",
+            path,
+            "post",
+            "requestBody",
+            "content",
+            "application/json",
+        ];
         if let Some(media) = at(doc, &keys) {
             media["example"] = example;
         }
@@ -122,7 +162,7 @@ fn close_inputs(schemas: &mut Value) {
     };
     for (name, s) in all.iter_mut() {
         let input = name.ends_with("Input")
-            || ["KeyUpdate", "LimitChanges", "RateLimit"].contains(&name.as_str());
+            || ["KeyUpdate", "LimitChanges", "RateLimit", "UploadForm"].contains(&name.as_str());
         if input && s["type"] == "object" {
             s["additionalProperties"] = Value::Bool(false);
         }
@@ -316,7 +356,14 @@ fn stream_events(schemas: &mut Value) {
 fn stream_response(doc: &mut Value) {
     let content = at(
         doc,
-        &["paths", "/api/v1/query", "post", "responses", "200", "content"],
+        &[
+            "paths",
+            "/api/v1/query",
+            "post",
+            "responses",
+            "200",
+            "content",
+        ],
     );
     if let Some(content) = content {
         content["text/event-stream"] = json!({

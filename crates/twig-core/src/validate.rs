@@ -63,7 +63,12 @@ pub fn u32_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Err
     let v = serde_json::Value::deserialize(d)?;
     integer_of(&v)
         .and_then(|i| u32::try_from(i).ok())
-        .ok_or_else(|| D::Error::custom(format!("invalid value: {v}, expected an integer from 0 to {}", u32::MAX)))
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "invalid value: {v}, expected an integer from 0 to {}",
+                u32::MAX
+            ))
+        })
 }
 
 /// A required field that was absent (or null).

@@ -139,7 +139,11 @@ pub struct WebhookWithSecret {
 pub struct WebhookInput {
     /// Where events are POSTed (https unless the operator allows http); its host must
     /// resolve to a public address unless the operator allows private networks.
-    #[schema(max_length = 2048, pattern = r"^https://[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+([/?#][\x21-\x7e]*)?$", example = "https://example.com/hooks/twig")]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+([/?#][\x21-\x7e]*)?$",
+        example = "https://example.com/hooks/twig"
+    )]
     pub url: Option<String>,
     /// Events to subscribe to (see the event list); at least one.
     #[schema(value_type = Option<Vec<EventKind>>, min_items = 1)]

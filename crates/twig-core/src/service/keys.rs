@@ -157,7 +157,8 @@ pub async fn create(
             .users()
             .get_user(org, &uid)
             .await?
-            .ok_or_else(|| Error::invalid_field("user_id", format!("User not found: {uid}")))?;
+            // A named record that does not exist is a 404, like `data_source_ids`.
+            .ok_or_else(|| Error::not_found("User", uid.as_str()))?;
         user.role.check_scopes(&uid, &key.scopes)?;
         key.owner_role = Some(user.role);
         key.user_id = Some(uid);
