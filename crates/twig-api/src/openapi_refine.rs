@@ -53,6 +53,9 @@ pub fn refine(doc: &mut Value) {
         });
     }
     subscribable_events(schemas);
+    // An upload needs at least one file.
+    schemas["UploadForm"]["required"] = json!(["files"]);
+    schemas["UploadForm"]["properties"]["files"]["minItems"] = Value::from(1);
     // The derive knows no `uri` format.
     schemas["WebhookInput"]["properties"]["url"]["format"] = Value::from("uri");
     error_codes(schemas);
