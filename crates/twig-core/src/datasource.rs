@@ -753,6 +753,13 @@ pub fn config_schema(kind: DataSourceType) -> Value {
                 }
                 s
             }
+            FieldKind::Bool { default } => {
+                let mut s = serde_json::json!({"type": "boolean"});
+                if let Some(d) = default {
+                    s["default"] = d.into();
+                }
+                s
+            }
             FieldKind::Number { min, max, default } => {
                 let mut s = serde_json::json!({"type": "number", "minimum": min, "maximum": max});
                 if let Some(d) = default {
