@@ -6,6 +6,7 @@ run: ## Build and start the server on the embedded default (SQLite in ./twig-dat
 
 test: ## The whole test suite (what CI runs).
 	cargo test --workspace --no-fail-fast
+	bash scripts/schemathesis.sh  # the server against its OpenAPI document (reuses target/debug/twig)
 	bash scripts/test-sdks.sh
 
 test-sdks: ## The Python and TypeScript SDK suites, against the target/debug/twig cargo test built.

@@ -37,6 +37,8 @@ pub struct ErrorPayload {
     details: Map<String, Value>,
     /// Full cause chain, logged (never shown) for 5xx.
     cause: Option<String>,
+    /// A status other than the code's own (405 for a wrong method).
+    status: Option<StatusCode>,
 }
 
 impl ErrorPayload {
@@ -47,7 +49,21 @@ impl ErrorPayload {
             message: message.into(),
             details: Map::new(),
             cause: None,
+            status: None,
         }
+    }
+
+    /// Answers with `status` instead of the code's own.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        })
     }
 
     /// Adds structured details.
@@ -70,6 +86,7 @@ impl IntoResponse for ApiError {
             message: self.0.public_message(),
             details: self.0.details(),
             cause,
+            status: None,
         };
         payload.into_response()
     }
@@ -77,9 +94,7 @@ impl IntoResponse for ApiError {
 
 impl IntoResponse for ErrorPayload {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut res = status.into_response();
+        let mut res = self.status().into_response();
         res.extensions_mut().insert(self);
         res
     }
@@ -140,7 +155,7 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
         401 => ErrorCode::Unauthorized,
         403 => ErrorCode::Forbidden,
-        404 | 405 => ErrorCode::NotFound,
+        404 => ErrorCode::NotFound,
         429 => ErrorCode::RateLimitExceeded,
         503 => ErrorCode::ServiceUnavailable,
         400..=499 => ErrorCode::InvalidRequest,
@@ -163,9 +178,16 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     if payload.is_some() || status.is_client_error() || status.is_server_error() {
         let payload = payload.unwrap_or_else(|| {
             let code = code_for_status(status);
-            ErrorPayload::new(code, status.canonical_reason().unwrap_or("Error"))
+            let p = ErrorPayload::new(code, status.canonical_reason().unwrap_or("Error"));
+            // Keep statuses the table has no code of its own for (405), under the closest code.
+            if status.as_u16() == 405 {
+                p.with_status(status)
+            } else {
+                p
+            }
         });
         let code = payload.code;
+        let final_status = payload.status();
         if code.http_status() >= 500 {
             tracing::error!(request_id = %rid, %method, %path, cause = payload.cause.as_deref().unwrap_or("-"),
                 "request failed: {}", payload.message);
@@ -179,10 +201,8 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             request_id: rid.to_string(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        let status =
-            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let (mut parts, _) = res.into_parts();
-        parts.status = status;
+        parts.status = final_status;
         parts.headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

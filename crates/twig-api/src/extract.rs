@@ -144,8 +144,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Max results (default 50, max 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

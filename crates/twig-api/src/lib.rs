@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod legacy;
 pub mod openapi;
+mod openapi_refine;
 mod routes;
 
 use axum::extract::DefaultBodyLimit;
@@ -106,7 +107,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     router
         .fallback(routes::fallback)
-        .method_not_allowed_fallback(routes::fallback)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -15,7 +15,16 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Twig API", description = "Self-hostable Twig: agents answering from your knowledge, with citations."),
     modifiers(&BearerAuth),
-    components(schemas(crate::error::ErrorBody))
+    components(schemas(
+        crate::error::ErrorBody,
+        // Referenced from path and query parameters, which do not collect their schemas.
+        twig_core::id::AgentId, twig_core::id::DataSourceId, twig_core::id::DocumentId,
+        twig_core::id::KeyId, twig_core::id::UserId, twig_core::id::ArticleId,
+        twig_core::id::WebhookId, twig_core::id::DeliveryId, twig_core::id::InteractionId,
+        twig_core::id::SessionId, twig_core::id::OrgId,
+        twig_core::datasource::DataSourceStatus, twig_core::kb::ArticleStatus,
+        interactions::FeedbackFilterName, analytics::GranularityName,
+    ))
 )]
 struct ApiDoc;
 
@@ -84,15 +93,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
-/// The OpenAPI document of this server (no auth).
+/// The OpenAPI document of this server (no auth); agent `model`s are those it serves.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    axum::Json(DOC.get_or_init(document).clone())
+async fn openapi_json(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let mut doc = DOC.get_or_init(document).clone();
+    crate::openapi_refine::restrict_models(&mut doc, &s.models.models());
+    axum::Json(doc)
 }
 
-/// The OpenAPI document as served at `/api/v1/openapi.json`.
-pub fn document() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+/// The OpenAPI document, as served at `/api/v1/openapi.json` but with any agent `model` name
+/// (the served one lists the deployment's models).
+pub fn document() -> serde_json::Value {
+    let doc = routes().split_for_parts().1;
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    crate::openapi_refine::refine(&mut doc);
+    doc
 }

@@ -99,8 +99,10 @@ pub struct Agent {
     /// Model name, mapped to a provider.
     pub model: String,
     /// Sampling temperature, 0 to 2.
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: f64,
     /// Answer length limit in tokens.
+    #[schema(minimum = 1, maximum = 32768)]
     pub max_tokens: u32,
     /// `active` or `inactive`.
     pub status: AgentStatus,
@@ -120,21 +122,38 @@ pub struct Agent {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
-    /// Display name (required on create).
+    /// Display name (required on create), at most 200 characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Support Bot"
+    )]
     pub name: Option<String>,
-    /// Instructions given to the model.
+    /// Instructions given to the model, at most 20000 characters.
+    #[schema(max_length = 20000, example = "You are a helpful support assistant.")]
     pub system_prompt: Option<String>,
     /// `redwood`, `cedar` (default) or `cypress`.
+    #[schema(value_type = Option<RagStrategy>)]
     pub rag_strategy: Option<String>,
-    /// Model name.
+    /// Model name: one this deployment serves (see the 400's `details.configured_models`).
+    #[schema(
+        max_length = 100,
+        pattern = r"^\s*[A-Za-z0-9._:/@-]+\s*$",
+        example = "gpt-4"
+    )]
     pub model: Option<String>,
     /// 0 to 2 (default 0.7).
+    #[schema(minimum = 0.0, maximum = 2.0, example = 0.7)]
     pub temperature: Option<f64>,
     /// 1 to 32768 (default 500).
+    #[schema(minimum = 1, maximum = 32768, example = 500)]
+    #[serde(default, deserialize_with = "validate::opt_integer")]
     pub max_tokens: Option<i64>,
-    /// Data sources of the same organisation (required on create).
+    /// Data sources of the same organisation (required on create), at most 100, no repeats.
+    #[schema(value_type = Option<Vec<DataSourceId>>, max_items = 100)]
     pub data_source_ids: Option<Vec<String>>,
     /// `active` (default) or `inactive`.
+    #[schema(value_type = Option<AgentStatus>)]
     pub status: Option<String>,
 }
 

@@ -372,13 +372,20 @@ pub struct DataSource {
 pub struct DataSourceInput {
     /// `website`, `file`, `confluence`, `slack`, `google_drive`, `sharepoint`, `zendesk`, `notion` or `onedrive` (required on create; immutable).
     #[serde(rename = "type")]
+    #[schema(value_type = Option<DataSourceType>)]
     pub kind: Option<String>,
     /// Display name (required on create).
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Help Center"
+    )]
     pub name: Option<String>,
     /// Per-type settings, e.g. `{"url": "https://docs.example.com"}` for a website.
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     /// `hourly`, `daily`, `weekly` or `manual` (default).
+    #[schema(value_type = Option<SyncFrequency>)]
     pub sync_frequency: Option<String>,
 }
 
@@ -616,6 +623,10 @@ pub fn validate_config(
             }
         }
         check_field(f, v, &path)?;
+        if let (FieldKind::Int { .. }, Some(i)) = (f.kind, validate::integer_of(v)) {
+            // Stored as written by the schema: `512.0` becomes `512`.
+            map.insert(f.name.into(), Value::from(i));
+        }
     }
     let chunking = chunking_of(&map);
     if chunking.overlap_tokens * 2 > chunking.max_tokens {
@@ -651,8 +662,10 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
                 .strip_prefix("https://")
                 .or_else(|| s.strip_prefix("http://"));
             let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-            if !host.is_some_and(|h| !h.is_empty() && !h.contains(char::is_whitespace))
-                || s.len() > 2048
+            // Printable ASCII only, as in a URI (the document says `format: uri`).
+            if !host.is_some_and(|h| !h.is_empty())
+                || !s.chars().all(|c| c.is_ascii_graphic())
+                || s.chars().count() > 2048
             {
                 return Err(Error::invalid_field(
                     path,
@@ -663,7 +676,7 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
         FieldKind::Text => {
             let ok = v
                 .as_str()
-                .is_some_and(|s| !s.trim().is_empty() && s.len() <= 65_536);
+                .is_some_and(|s| !s.trim().is_empty() && s.chars().count() <= 65_536);
             if !ok {
                 return Err(Error::invalid_field(
                     path,
@@ -674,8 +687,10 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
         FieldKind::TextList => {
             let ok = v.as_array().is_some_and(|a| {
                 a.len() <= 1000
-                    && a.iter()
-                        .all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 2048))
+                    && a.iter().all(|x| {
+                        x.as_str()
+                            .is_some_and(|s| !s.is_empty() && s.chars().count() <= 2048)
+                    })
             });
             if !ok {
                 return Err(Error::invalid_field(
@@ -685,7 +700,7 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
             }
         }
         FieldKind::Int { min, max, .. } => {
-            if !v.as_i64().is_some_and(|n| (min..=max).contains(&n)) {
+            if !validate::integer_of(v).is_some_and(|n| (min..=max).contains(&n)) {
                 return Err(Error::invalid_field(
                     path,
                     format!("{path} must be an integer from {min} to {max}"),
@@ -710,6 +725,79 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The JSON Schema of `config` for `kind`, derived from the same field table
+/// [`validate_config`] enforces, so the OpenAPI document follows every new type or field.
+pub fn config_schema(kind: DataSourceType) -> Value {
+    let fields: Vec<&Field> = kind.fields().iter().chain(COMMON_FIELDS).collect();
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for f in &fields {
+        let mut s = match f.kind {
+            FieldKind::Url => serde_json::json!({
+                "type": "string", "format": "uri", "maxLength": 2048,
+                "pattern": r"^https?://[\x21\x22\x24-\x2e\x30-\x3e\x40-\x7e]+([/?#][\x21-\x7e]*)?$",
+            }),
+            FieldKind::Text => serde_json::json!({
+                "type": "string", "minLength": 1, "maxLength": 65_536, "pattern": r"\S",
+            }),
+            FieldKind::TextList => serde_json::json!({
+                "type": "array", "maxItems": 1000,
+                "items": {"type": "string", "minLength": 1, "maxLength": 2048},
+            }),
+            FieldKind::Int { min, max, default } => {
+                let mut s = serde_json::json!({"type": "integer", "minimum": min, "maximum": max});
+                if let Some(d) = default {
+                    s["default"] = d.into();
+                }
+                s
+            }
+            FieldKind::Bool { default } => {
+                let mut s = serde_json::json!({"type": "boolean"});
+                if let Some(d) = default {
+                    s["default"] = d.into();
+                }
+                s
+            }
+            FieldKind::Number { min, max, default } => {
+                let mut s = serde_json::json!({"type": "number", "minimum": min, "maximum": max});
+                if let Some(d) = default {
+                    s["default"] = d.into();
+                }
+                s
+            }
+        };
+        if f.secret {
+            s["writeOnly"] = true.into();
+            s["description"] = format!(
+                "Secret: stored encrypted, answered as {REDACTED:?}; sending that back keeps it."
+            )
+            .into();
+        }
+        if f.required {
+            required.push(Value::from(f.name));
+        } else {
+            // null means absent.
+            let ty = s["type"].clone();
+            s["type"] = serde_json::json!([ty, "null"]);
+        }
+        properties.insert(f.name.into(), s);
+    }
+    let mut schema = serde_json::json!({
+        "type": "object",
+        "title": format!("{}_config", kind.as_str()),
+        "description": format!(
+            "`config` of a {} data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.",
+            kind.as_str()
+        ),
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        schema["required"] = Value::Array(required);
+    }
+    schema
 }
 
 #[cfg(test)]
@@ -833,6 +921,35 @@ mod tests {
         })
         .unwrap();
         assert!(!ds.config.contains_key("bot_token"));
+    }
+
+    #[test]
+    fn config_schemas_follow_the_field_table() {
+        for kind in DataSourceType::ALL {
+            let s = config_schema(kind);
+            let props = s["properties"].as_object().unwrap();
+            for f in kind.fields().iter().chain(COMMON_FIELDS) {
+                assert!(
+                    props.contains_key(f.name),
+                    "{} lacks {}",
+                    kind.as_str(),
+                    f.name
+                );
+                let listed = s["required"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!(f.name)));
+                assert_eq!(listed, f.required, "{} {}", kind.as_str(), f.name);
+            }
+            assert_eq!(props.len(), kind.fields().len() + COMMON_FIELDS.len());
+            assert_eq!(s["additionalProperties"], json!(false));
+        }
+        let web = config_schema(DataSourceType::Website);
+        assert_eq!(web["properties"]["max_depth"]["maximum"], json!(20));
+        assert_eq!(
+            web["properties"]["max_depth"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(web["properties"]["url"]["type"], json!("string"));
     }
 
     #[test]

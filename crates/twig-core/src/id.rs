@@ -26,6 +26,27 @@ pub struct InvalidId {
     pub value: String,
 }
 
+/// The JSON Schema pattern of ids with `prefix`, exactly what [`well_formed`] accepts.
+pub fn id_pattern(prefix: &str) -> String {
+    format!("^{prefix}[A-Za-z0-9]{{1,{MAX_RANDOM_LEN}}}$")
+}
+
+/// The schema of ids with `prefix`: a string with their pattern and an example.
+// Written by hand: the derive cannot put a pattern on a transparent newtype.
+fn id_schema(prefix: &str, kind: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(id_pattern(prefix)))
+        .description(Some(format!(
+            "Id of a {kind}: `{prefix}` and 1 to {MAX_RANDOM_LEN} letters or digits."
+        )))
+        .examples([serde_json::Value::String(format!(
+            "{prefix}3kTMd9PqW2xYb7Lz0aHc"
+        ))])
+        .into()
+}
+
 fn well_formed(prefix: &str, s: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|rest| {
         !rest.is_empty()
@@ -37,10 +58,17 @@ fn well_formed(prefix: &str, s: &str) -> bool {
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
-        #[schema(value_type = String, example = json!(concat!($prefix, "3kTMd9PqW2xYb7Lz0aHc")))]
         pub struct $name(String);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema($prefix, $kind)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             /// The id prefix, e.g. `agent_`.

@@ -107,16 +107,39 @@ pub struct ArticleVersion {
 }
 
 /// Body of `POST /kb` and `PUT /kb/:id` (on update every field is optional).
+/// A tag of an article in the OpenAPI document: 1 to 50 characters, not blank.
+pub struct Tag;
+
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(MAX_TAG_CHARS))
+            .pattern(Some(r"\S"))
+            .into()
+    }
+}
+
+impl ToSchema for Tag {}
+
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleInput {
     /// Title (required on create), up to 300 characters.
+    #[schema(max_length = 300, pattern = r"\S", example = "Resetting your password")]
     pub title: Option<String>,
     /// Markdown body (required on create), up to 1 MB.
+    #[schema(
+        max_length = 1048576,
+        pattern = r"\S",
+        example = "# Reset\n\nOpen Settings, then Security."
+    )]
     pub content: Option<String>,
     /// Up to 20 tags of up to 50 characters.
+    #[schema(value_type = Option<Vec<Tag>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// `draft` (default) or `published`.
+    #[schema(value_type = Option<ArticleStatus>)]
     pub status: Option<String>,
 }
 
@@ -200,10 +223,11 @@ fn parse_title(t: &str) -> Result<String, Error> {
 }
 
 fn parse_content(c: String) -> Result<String, Error> {
-    if c.trim().is_empty() || c.len() > MAX_CONTENT_BYTES {
+    // Characters, as the document's maxLength counts them.
+    if c.trim().is_empty() || c.chars().count() > MAX_CONTENT_BYTES {
         return Err(Error::invalid_field(
             "content",
-            format!("content must be non-empty Markdown of at most {MAX_CONTENT_BYTES} bytes"),
+            format!("content must be non-empty Markdown of at most {MAX_CONTENT_BYTES} characters"),
         ));
     }
     Ok(c)

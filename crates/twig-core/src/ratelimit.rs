@@ -14,9 +14,13 @@ use std::sync::Mutex;
 )]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Sustained rate.
+    /// Sustained rate (1 to 60000 in an override).
+    #[schema(minimum = 1, maximum = 60000)]
+    #[serde(deserialize_with = "crate::validate::u32_integer")]
     pub per_minute: u32,
-    /// Requests that may arrive at once after a quiet period.
+    /// Requests that may arrive at once after a quiet period (1 to 60000 in an override).
+    #[schema(minimum = 1, maximum = 60000)]
+    #[serde(deserialize_with = "crate::validate::u32_integer")]
     pub burst: u32,
 }
 

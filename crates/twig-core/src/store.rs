@@ -44,27 +44,16 @@ pub enum StoreError {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
+            // A referenced record that does not exist is a 404, as the reference's own example
+            // ("404: Agent not found" for a body's agent_id) has it.
             StoreError::UnknownDataSources(ids) => {
-                let mut details = serde_json::Map::new();
-                details.insert("field".into(), "data_source_ids".into());
-                details.insert(
-                    "unknown".into(),
-                    ids.iter().map(|d| d.as_str()).collect::<Vec<_>>().into(),
-                );
-                Error::InvalidRequest {
-                    message: e_to_string(&ids),
-                    details,
-                }
+                let list: Vec<&str> = ids.iter().map(|d| d.as_str()).collect();
+                Error::not_found("Data source", list.join(", "))
             }
             StoreError::Conflict(m) => Error::invalid(m),
             StoreError::Backend(err) => Error::Internal(err.context("storage backend error")),
         }
     }
-}
-
-fn e_to_string(ids: &[DataSourceId]) -> String {
-    let list: Vec<&str> = ids.iter().map(|d| d.as_str()).collect();
-    format!("Data source not found: {}", list.join(", "))
 }
 
 /// Result of store calls.

@@ -191,11 +191,18 @@ pub struct User {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
-    /// Email address (required on create).
+    /// Email address (required on create), unique in the organisation ignoring case.
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: Option<String>,
     /// Display name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Ada Lovelace"
+    )]
     pub name: Option<String>,
     /// `readonly`, `train`, `configure` or `admin` (required on create).
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
 }
 

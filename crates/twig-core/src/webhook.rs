@@ -137,13 +137,21 @@ pub struct WebhookWithSecret {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// Where events are POSTed (https unless the operator allows http).
+    /// Where events are POSTed (https unless the operator allows http); its host must
+    /// resolve to a public address unless the operator allows private networks.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+([/?#][\x21-\x7e]*)?$",
+        example = "https://example.com/hooks/twig"
+    )]
     pub url: Option<String>,
     /// Events to subscribe to (see the event list); at least one.
+    #[schema(value_type = Option<Vec<EventKind>>, min_items = 1)]
     pub events: Option<Vec<String>>,
     /// Whether events are sent; re-enabling clears `disabled_reason`.
     pub enabled: Option<bool>,
     /// Free text, up to 500 characters.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
 }
 

@@ -40,6 +40,12 @@ pub async fn check_url(raw: &str, policy: &UrlPolicy) -> Result<String> {
     if raw.is_empty() || raw.len() > MAX_URL_LEN {
         return Err(bad(format!("url must be 1 to {MAX_URL_LEN} characters")));
     }
+    // A URI is printable ASCII; anything else must be percent-encoded by the client.
+    if !raw.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad(
+            "url must be printable ASCII (percent-encode other characters)".into(),
+        ));
+    }
     let url = Url::parse(raw).map_err(|e| bad(format!("url is not a valid URL: {e}")))?;
     match url.scheme() {
         "https" => {}

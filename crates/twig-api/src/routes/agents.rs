@@ -57,7 +57,7 @@ pub async fn create(
 }
 
 /// Gets an agent. Requires Read scope.
-#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = String, Path, description = "agent_…")),
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = twig_core::id::AgentId, Path, description = "agent_…")),
     security(("bearer" = [])), responses((status = 200, body = Agent), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -70,7 +70,7 @@ pub async fn get(
 }
 
 /// Updates an agent; every field is optional. Requires Write scope.
-#[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = String, Path, description = "agent_…")),
+#[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = twig_core::id::AgentId, Path, description = "agent_…")),
     request_body = AgentInput, security(("bearer" = [])),
     responses((status = 200, body = Agent), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
@@ -92,7 +92,7 @@ pub async fn update(
 }
 
 /// Deletes an agent. Requires Write scope.
-#[utoipa::path(delete, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = String, Path, description = "agent_…")),
+#[utoipa::path(delete, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = twig_core::id::AgentId, Path, description = "agent_…")),
     security(("bearer" = [])), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,

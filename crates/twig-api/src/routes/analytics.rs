@@ -14,14 +14,34 @@ use utoipa::IntoParams;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsQueryParams {
-    /// First day, `YYYY-MM-DD` (UTC), required.
+    /// First day, `YYYY-MM-DD` (UTC), required; not after `end_date`.
+    #[param(value_type = String, format = Date, required = true, example = "2024-01-01")]
     pub start_date: Option<String>,
-    /// Last day, inclusive, `YYYY-MM-DD` (UTC), required.
+    /// Last day, inclusive, `YYYY-MM-DD` (UTC), required. The range may hold at most 10000
+    /// buckets of the granularity.
+    #[param(value_type = String, format = Date, required = true, example = "2024-01-31")]
     pub end_date: Option<String>,
     /// Only this agent.
+    #[param(value_type = Option<twig_core::id::AgentId>)]
     pub agent_id: Option<String>,
     /// `hour`, `day` (default), `week` or `month`.
+    #[param(value_type = Option<GranularityName>)]
     pub granularity: Option<String>,
+}
+
+/// Widths of the time-series buckets.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+#[schema(rename_all = "lowercase")]
+pub enum GranularityName {
+    /// One hour.
+    Hour,
+    /// One day (default).
+    Day,
+    /// Monday to Sunday.
+    Week,
+    /// A calendar month.
+    Month,
 }
 
 /// Metrics and a latency time series over the org's interactions. `unique_users` counts

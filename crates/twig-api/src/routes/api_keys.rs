@@ -77,7 +77,7 @@ pub async fn create(
 }
 
 /// Gets an active key. Requires Admin scope.
-#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key_…")),
+#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = twig_core::id::KeyId, Path, description = "key_…")),
     security(("bearer" = [])), responses((status = 200, body = ApiKey), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn get(
 
 /// Renames a key or changes its rate-limit overrides (effective on its next request).
 /// Requires Admin scope.
-#[utoipa::path(put, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key_…")),
+#[utoipa::path(put, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = twig_core::id::KeyId, Path, description = "key_…")),
     request_body = KeyUpdate, security(("bearer" = [])),
     responses((status = 200, body = ApiKey), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
@@ -113,7 +113,7 @@ pub async fn update(
 }
 
 /// Revokes a key at once. Requires Admin scope.
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key_…")),
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", params(("id" = twig_core::id::KeyId, Path, description = "key_…")),
     security(("bearer" = [])), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn revoke(
     State(s): State<AppState>,

@@ -30,10 +30,13 @@ pub struct DataSourceList {
 #[into_params(parameter_in = Query)]
 pub struct DataSourceFilter {
     /// Max results (default 50, max 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
     /// `pending`, `processing`, `active`, `failed` or `partial`.
+    #[param(value_type = Option<twig_core::datasource::DataSourceStatus>)]
     pub status: Option<String>,
 }
 
@@ -75,7 +78,7 @@ pub async fn create(
 
 /// Gets a data source. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/data-sources/{id}", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 200, body = DataSource), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -91,7 +94,7 @@ pub async fn get(
 
 /// Updates a data source; every field is optional, `type` cannot change. Requires Write scope.
 #[utoipa::path(put, path = "/api/v1/data-sources/{id}", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), request_body = DataSourceInput, security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), request_body = DataSourceInput, security(("bearer" = [])),
     responses((status = 200, body = DataSource), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
@@ -108,7 +111,7 @@ pub async fn update(
 
 /// Deletes a data source with its documents, chunks and stored files; agents stop listing it. Requires Write scope.
 #[utoipa::path(delete, path = "/api/v1/data-sources/{id}", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,

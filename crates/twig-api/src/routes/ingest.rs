@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 /// Triggers a sync; while one is queued or running, answers that one. Requires Write scope.
 #[utoipa::path(post, path = "/api/v1/data-sources/{id}/sync", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 202, description = "The queued (or already running) sync job", body = Job),
         (status = "4XX", body = ErrorBody)))]
 pub async fn sync(
@@ -53,7 +53,7 @@ pub async fn test(
 
 /// Processing status and progress of the current (or last) sync. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/data-sources/{id}/status", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 200, body = SyncStatus), (status = "4XX", body = ErrorBody)))]
 pub async fn status(
     State(s): State<AppState>,
@@ -80,7 +80,7 @@ pub struct DocumentList {
 
 /// Lists a data source's documents with their state. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/data-sources/{id}/documents", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…"), PageParams), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…"), PageParams), security(("bearer" = [])),
     responses((status = 200, body = DocumentList), (status = "4XX", body = ErrorBody)))]
 pub async fn documents(
     State(s): State<AppState>,
@@ -100,7 +100,7 @@ pub async fn documents(
 
 /// Deletes a document and its chunks from every index. Requires Write scope.
 #[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents",
-    params(("id" = String, Path, description = "doc_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DocumentId, Path, description = "doc_…")), security(("bearer" = [])),
     responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete_document(
     State(s): State<AppState>,
@@ -134,7 +134,7 @@ pub struct UploadForm {
 /// Uploads files into a `file` data source (multipart, repeatable field `files`); they are
 /// stored and ingested by a sync job. Requires Write scope.
 #[utoipa::path(post, path = "/api/v1/data-sources/{id}/files", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 202, body = UploadResponse), (status = "4XX", body = ErrorBody)))]
 pub async fn upload(

@@ -16,17 +16,36 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct InteractionQuery {
     /// Only this agent's.
+    #[param(value_type = Option<twig_core::id::AgentId>)]
     pub agent_id: Option<String>,
-    /// From this day (YYYY-MM-DD, UTC), inclusive.
+    /// From this day (YYYY-MM-DD, UTC), inclusive; not after `end_date`.
+    #[param(value_type = Option<String>, format = Date)]
     pub start_date: Option<String>,
     /// To this day (YYYY-MM-DD, UTC), inclusive.
+    #[param(value_type = Option<String>, format = Date)]
     pub end_date: Option<String>,
     /// `positive`, `negative`, or `null` for none given.
+    #[param(value_type = Option<FeedbackFilterName>)]
     pub feedback: Option<String>,
     /// Max results (default 50, max 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+/// The `feedback` filter's values (`null`: no feedback given).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+#[schema(rename_all = "lowercase")]
+pub enum FeedbackFilterName {
+    /// Positive feedback.
+    Positive,
+    /// Negative feedback.
+    Negative,
+    /// No feedback given.
+    Null,
 }
 
 /// A page of interactions.
@@ -68,7 +87,7 @@ pub async fn list(
 
 /// Gets one interaction. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/interactions/{id}", tag = "interactions",
-    params(("id" = String, Path, description = "int_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::InteractionId, Path, description = "int_…")), security(("bearer" = [])),
     responses((status = 200, body = Interaction), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -85,15 +104,17 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct FeedbackInput {
     /// `positive` or `negative` (required).
+    #[schema(value_type = twig_core::interaction::Feedback)]
     pub feedback: Option<String>,
     /// Free text, at most 2000 characters.
+    #[schema(max_length = 2000, example = "Exactly what I needed")]
     pub comment: Option<String>,
 }
 
 /// Sets feedback on an answer; a later call replaces it. Requires Execute scope, and a key
 /// whose user's role may give feedback (not `readonly`).
 #[utoipa::path(post, path = "/api/v1/interactions/{id}/feedback", tag = "interactions",
-    params(("id" = String, Path, description = "int_…")), request_body = FeedbackInput, security(("bearer" = [])),
+    params(("id" = twig_core::id::InteractionId, Path, description = "int_…")), request_body = FeedbackInput, security(("bearer" = [])),
     responses((status = 200, body = Interaction), (status = "4XX", body = ErrorBody)))]
 pub async fn feedback(
     State(s): State<AppState>,

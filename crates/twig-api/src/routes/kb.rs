@@ -41,10 +41,13 @@ pub struct VersionList {
 #[into_params(parameter_in = Query)]
 pub struct KbQuery {
     /// `draft` or `published`.
+    #[param(value_type = Option<twig_core::kb::ArticleStatus>)]
     pub status: Option<String>,
     /// Max results (default 50, max 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -91,7 +94,7 @@ pub async fn create(
 }
 
 /// Gets an article at its latest version. Requires Read scope.
-#[utoipa::path(get, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = String, Path, description = "kb_…")),
+#[utoipa::path(get, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = twig_core::id::ArticleId, Path, description = "kb_…")),
     security(("bearer" = [])), responses((status = 200, body = Article), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -104,7 +107,7 @@ pub async fn get(
 }
 
 /// Updates an article, creating a new version when anything changed; unpublishing removes it from search at once. Requires Write scope.
-#[utoipa::path(put, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = String, Path, description = "kb_…")),
+#[utoipa::path(put, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = twig_core::id::ArticleId, Path, description = "kb_…")),
     request_body = ArticleInput, security(("bearer" = [])),
     responses((status = 200, body = Article), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
@@ -126,7 +129,7 @@ pub async fn update(
 }
 
 /// Deletes an article with its versions and removes it from search. Requires Write scope.
-#[utoipa::path(delete, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = String, Path, description = "kb_…")),
+#[utoipa::path(delete, path = "/api/v1/kb/{id}", tag = "kb", params(("id" = twig_core::id::ArticleId, Path, description = "kb_…")),
     security(("bearer" = [])), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
@@ -145,7 +148,7 @@ pub async fn delete(
 
 /// Lists an article's versions, newest first. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/kb/{id}/versions", tag = "kb",
-    params(("id" = String, Path, description = "kb_…"), PageParams), security(("bearer" = [])),
+    params(("id" = twig_core::id::ArticleId, Path, description = "kb_…"), PageParams), security(("bearer" = [])),
     responses((status = 200, body = VersionList), (status = "4XX", body = ErrorBody)))]
 pub async fn versions(
     State(s): State<AppState>,
@@ -165,7 +168,7 @@ pub async fn versions(
 
 /// Gets one version of an article. Requires Read scope.
 #[utoipa::path(get, path = "/api/v1/kb/{id}/versions/{version}", tag = "kb",
-    params(("id" = String, Path, description = "kb_…"), ("version" = u32, Path, description = "1, 2, …")),
+    params(("id" = twig_core::id::ArticleId, Path, description = "kb_…"), ("version" = u32, Path, minimum = 1, maximum = 4294967295_u64, description = "1, 2, …")),
     security(("bearer" = [])), responses((status = 200, body = ArticleVersion), (status = "4XX", body = ErrorBody)))]
 pub async fn version(
     State(s): State<AppState>,

@@ -20,16 +20,22 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
     /// Agent to ask (required).
+    #[schema(value_type = twig_core::id::AgentId)]
     pub agent_id: Option<String>,
-    /// The question (required).
+    /// The question (required), at most 8192 bytes of UTF-8.
+    #[schema(value_type = String, max_length = 8192, pattern = r"\S", example = "How do I reset my password?")]
     pub query: Option<String>,
     /// Session to continue (`sess_…`); a new one is created when omitted.
+    #[schema(value_type = Option<twig_core::id::SessionId>)]
     pub session_id: Option<String>,
     /// Answer as `text/event-stream` (default false).
     pub stream: Option<bool>,
     /// 0 to 2; default: the agent's.
+    #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
     /// 1 to 32768; default: the agent's.
+    #[schema(minimum = 1, maximum = 32768)]
+    #[serde(default, deserialize_with = "twig_core::validate::opt_integer")]
     pub max_tokens: Option<i64>,
 }
 

@@ -22,18 +22,38 @@ const MAX_TOP_K: i64 = 100;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SemanticSearchInput {
-    /// What to search for.
+    /// What to search for (required), at most 8192 bytes of UTF-8.
+    #[schema(value_type = String, max_length = 8192, pattern = r"\S", example = "password reset")]
     pub query: Option<String>,
-    /// The caller's organisation (see `GET /api/v1/me`).
+    /// The caller's organisation (see `GET /api/v1/me`); required.
+    #[schema(value_type = OrgId)]
     pub org_id: Option<String>,
     /// Results wanted, 1 to 100 (default 10).
+    #[schema(minimum = 1, maximum = 100, example = 5)]
+    #[serde(default, deserialize_with = "twig_core::validate::opt_integer")]
     pub top_k: Option<i64>,
     /// Minimum `similarity_score`, 0 to 1.
+    #[schema(minimum = 0.0, maximum = 1.0, example = 0.7)]
     pub similarity_threshold: Option<f64>,
-    /// Search only these data sources.
+    /// Search only these data sources of the caller's organisation (at most 100, no repeats).
+    #[schema(value_type = Option<Vec<DataSourceId>>, max_items = 100)]
     pub data_source_ids: Option<Vec<String>>,
     /// `hybrid` (default), `lexical` or `vector`.
+    #[schema(value_type = Option<SearchModeName>)]
     pub mode: Option<String>,
+}
+
+/// Which retrievers a search uses.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+#[schema(rename_all = "lowercase")]
+pub enum SearchModeName {
+    /// BM25 and vectors, fused.
+    Hybrid,
+    /// BM25 only.
+    Lexical,
+    /// Vectors only.
+    Vector,
 }
 
 /// One result.
@@ -63,7 +83,7 @@ pub struct SearchMetadata {
     /// Server time for the search.
     pub latency_ms: u64,
     /// `hybrid`, `lexical` or `vector`: the retrievers that ran.
-    #[schema(value_type = String)]
+    #[schema(value_type = SearchModeName)]
     pub search_mode: SearchMode,
     /// Embedding model, null in lexical-only mode.
     pub embedding_model: Option<String>,

@@ -55,7 +55,7 @@ pub async fn create(
 }
 
 /// Gets a user. Requires Admin scope.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "usr_…")),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = twig_core::id::UserId, Path, description = "usr_…")),
     security(("bearer" = [])), responses((status = 200, body = User), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -69,7 +69,7 @@ pub async fn get(
 
 /// Updates a user; every field optional. A lower role narrows the user's keys at once
 /// (keys left with no scope are revoked). Requires Admin scope.
-#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "usr_…")),
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", params(("id" = twig_core::id::UserId, Path, description = "usr_…")),
     request_body = UserInput, security(("bearer" = [])),
     responses((status = 200, body = User), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
@@ -84,7 +84,7 @@ pub async fn update(
 }
 
 /// Removes a user and revokes the user's keys. Requires Admin scope.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "usr_…")),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = twig_core::id::UserId, Path, description = "usr_…")),
     security(("bearer" = [])), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,

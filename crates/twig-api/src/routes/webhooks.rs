@@ -74,7 +74,7 @@ pub async fn create(
 }
 
 /// Gets an endpoint (without its secret). Requires Admin scope.
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "wh_…")),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = twig_core::id::WebhookId, Path, description = "wh_…")),
     security(("bearer" = [])), responses((status = 200, body = Webhook), (status = "4XX", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
@@ -87,7 +87,7 @@ pub async fn get(
 }
 
 /// Changes an endpoint; every field is optional; `enabled: true` re-enables a disabled one. Requires Admin scope.
-#[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "wh_…")),
+#[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = twig_core::id::WebhookId, Path, description = "wh_…")),
     request_body = WebhookInput, security(("bearer" = [])),
     responses((status = 200, body = Webhook), (status = "4XX", body = ErrorBody)))]
 pub async fn update(
@@ -109,7 +109,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint and its deliveries. Requires Admin scope.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "wh_…")),
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = twig_core::id::WebhookId, Path, description = "wh_…")),
     security(("bearer" = [])), responses((status = 204), (status = "4XX", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
@@ -122,7 +122,7 @@ pub async fn delete(
 
 /// Replaces the signing secret; the old one keeps signing (a second `v1`) for the grace period. Requires Admin scope.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
-    params(("id" = String, Path, description = "wh_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::WebhookId, Path, description = "wh_…")), security(("bearer" = [])),
     responses((status = 200, body = WebhookWithSecret), (status = "4XX", body = ErrorBody)))]
 pub async fn rotate_secret(
     State(s): State<AppState>,
@@ -136,7 +136,7 @@ pub async fn rotate_secret(
 
 /// Queues a `ping` event to the endpoint; poll its deliveries for the result. Requires Admin scope.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks",
-    params(("id" = String, Path, description = "wh_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::WebhookId, Path, description = "wh_…")), security(("bearer" = [])),
     responses((status = 202, body = Delivery), (status = "4XX", body = ErrorBody)))]
 pub async fn test(
     State(s): State<AppState>,
@@ -149,7 +149,7 @@ pub async fn test(
 
 /// Lists an endpoint's deliveries with their attempts (status code, latency, start of the body). Requires Admin scope.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "wh_…"), PageParams), security(("bearer" = [])),
+    params(("id" = twig_core::id::WebhookId, Path, description = "wh_…"), PageParams), security(("bearer" = [])),
     responses((status = 200, body = DeliveryList), (status = "4XX", body = ErrorBody)))]
 pub async fn deliveries(
     State(s): State<AppState>,
@@ -169,7 +169,7 @@ pub async fn deliveries(
 
 /// Sends a delivery again, with the same event id and body. Requires Admin scope.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    params(("id" = String, Path, description = "wh_…"), ("delivery_id" = String, Path, description = "whd_…")),
+    params(("id" = twig_core::id::WebhookId, Path, description = "wh_…"), ("delivery_id" = twig_core::id::DeliveryId, Path, description = "whd_…")),
     security(("bearer" = [])), responses((status = 202, body = Delivery), (status = "4XX", body = ErrorBody)))]
 pub async fn redeliver(
     State(s): State<AppState>,

@@ -26,7 +26,18 @@ pub struct ListParams {
 }
 
 pub(crate) fn date(field: &str, v: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+    // Exactly YYYY-MM-DD (RFC 3339 full-date): chrono alone would take "2024-1-5" or "-001-01-01".
+    let shaped = v.len() == 10
+        && v.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let parsed = if shaped {
+        NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
         Error::invalid_field(
             field,
             format!("{field} must be a date as YYYY-MM-DD, got {v:?}"),

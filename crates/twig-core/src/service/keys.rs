@@ -60,17 +60,21 @@ pub fn require(key: &ApiKey, scope: Scope) -> Result<()> {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
-    /// Label for the key.
+    /// Label for the key (required).
+    #[schema(value_type = String, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$", example = "Production")]
     pub name: Option<String>,
-    /// Any of `read`, `write`, `execute`, `admin`.
+    /// Any of `read`, `write`, `execute`, `admin` (required, at least one).
+    #[schema(value_type = Vec<Scope>, min_items = 1, example = json!(["read", "execute"]))]
     pub scopes: Option<Vec<String>>,
     /// `live` (default) or `test`.
+    #[schema(value_type = Option<crate::apikey::Environment>)]
     pub environment: Option<String>,
     /// Optional RFC 3339 expiry, in the future.
     #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(default, with = "crate::time::rfc3339::option")]
     pub expires_at: Option<Timestamp>,
     /// The user (`usr_…`) the key belongs to; its scopes must be within the user's role.
+    #[schema(value_type = Option<crate::id::UserId>)]
     pub user_id: Option<String>,
     /// Per-scope overrides of the rate limits, e.g. `{"write": {"per_minute": 3, "burst": 3}}`;
     /// at most the org's limit for the scope.
@@ -82,6 +86,10 @@ pub struct KeyInput {
 #[serde(deny_unknown_fields)]
 pub struct KeyUpdate {
     /// New label.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Per scope: an object sets the override, `null` removes it, absent leaves it.
     pub rate_limits: Option<LimitChanges>,
@@ -149,7 +157,8 @@ pub async fn create(
             .users()
             .get_user(org, &uid)
             .await?
-            .ok_or_else(|| Error::invalid_field("user_id", format!("User not found: {uid}")))?;
+            // A named record that does not exist is a 404, like `data_source_ids`.
+            .ok_or_else(|| Error::not_found("User", uid.as_str()))?;
         user.role.check_scopes(&uid, &key.scopes)?;
         key.owner_role = Some(user.role);
         key.user_id = Some(uid);

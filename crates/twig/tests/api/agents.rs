@@ -167,7 +167,6 @@ async fn agent_validation_rejects_each_bad_field_and_changes_nothing() {
         json!({"name": "x", "data_source_ids": [], "max_tokens": 10_000_000}),
         json!({"name": "x", "data_source_ids": [], "max_tokens": 1.5}),
         json!({"name": "x", "data_source_ids": ["nope"]}),
-        json!({"name": "x", "data_source_ids": ["ds_doesnotexist"]}),
         json!({"name": "x", "data_source_ids": [ds, ds]}),
         json!({"name": "x", "data_source_ids": "ds_1"}),
         json!({"name": "x", "data_source_ids": [], "colour": "blue"}),
@@ -190,11 +189,17 @@ async fn agent_validation_rejects_each_bad_field_and_changes_nothing() {
         .await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let before = r.body.clone();
-    for b in [
-        json!({"temperature": 3}),
-        json!({"data_source_ids": ["ds_unknown"]}),
-        json!({"name": " "}),
-    ] {
+    assert_error(
+        &s.put(
+            &format!("/api/v1/agents/{id}"),
+            k,
+            json!({"data_source_ids": ["ds_unknown"]}),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    for b in [json!({"temperature": 3}), json!({"name": " "})] {
         assert_error(
             &s.put(&format!("/api/v1/agents/{id}"), k, b).await,
             400,
@@ -209,10 +214,10 @@ async fn agent_validation_rejects_each_bad_field_and_changes_nothing() {
             json!({"name": "x", "data_source_ids": ["ds_missing1"]}),
         )
         .await,
-        400,
-        "invalid_request",
+        404,
+        "not_found",
     );
-    assert!(msg.contains("ds_missing1"), "{msg}");
+    assert!(msg.contains("Data source"), "{msg}");
 }
 
 #[tokio::test]

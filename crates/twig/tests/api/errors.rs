@@ -80,14 +80,23 @@ async fn unknown_routes_and_methods_get_the_documented_error() {
     let k = s.admin().to_owned();
     assert_error(&s.get("/api/v1/nothing-here", &k).await, 404, "not_found");
     assert_error(&s.get("/nothing", &k).await, 404, "not_found");
+    // A known path with a method it does not serve: 405 with `Allow`, in the documented shape.
     let r = s
         .raw(|c, base| c.patch(format!("{base}/api/v1/agents")).bearer_auth(&k))
         .await;
-    assert_error(&r, 404, "not_found");
+    assert_error(&r, 405, "invalid_request");
+    let allow = r.headers.get("allow").unwrap().to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    assert!(!allow.contains("DELETE"), "{allow}");
     let r = s
         .raw(|c, base| c.delete(format!("{base}/api/v1/agents")).bearer_auth(&k))
         .await;
-    assert_error(&r, 404, "not_found");
+    assert_error(&r, 405, "invalid_request");
+    // Without a key too: the method is wrong whoever asks.
+    let r = s.raw(|c, base| c.put(format!("{base}/api/v1/query"))).await;
+    assert_error(&r, 405, "invalid_request");
+    assert_eq!(r.headers.get("allow").unwrap(), "POST");
+    assert_eq!(s.get("/api/v1/agents", &k).await.body["total"], 0);
 }
 
 #[tokio::test]

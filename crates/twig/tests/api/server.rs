@@ -172,6 +172,97 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
 }
 
 #[tokio::test]
+async fn openapi_document_says_what_the_server_enforces() {
+    let (s, _d) = TestServer::start().await;
+    let doc = s
+        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
+    let schemas = &doc["components"]["schemas"];
+    // Ids: the parser's own rule, on path parameters and fields alike.
+    assert_eq!(schemas["AgentId"]["pattern"], "^agent_[A-Za-z0-9]{1,64}$");
+    let get = &doc["paths"]["/api/v1/agents/{id}"]["get"];
+    assert_eq!(
+        get["parameters"][0]["schema"]["$ref"],
+        "#/components/schemas/AgentId"
+    );
+    assert_eq!(
+        schemas["QueryInput"]["properties"]["agent_id"]["$ref"],
+        "#/components/schemas/AgentId"
+    );
+    // Paging bounds.
+    let list = doc["paths"]["/api/v1/agents"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |n: &str| {
+        list.iter()
+            .find(|p| p["name"] == n)
+            .map(|p| p["schema"].clone())
+            .unwrap()
+    };
+    assert_eq!(param("limit")["minimum"], 1);
+    assert_eq!(param("limit")["maximum"], 200);
+    assert_eq!(param("offset")["minimum"], 0);
+    // Create bodies require what the server requires; inputs are closed.
+    let create = &doc["paths"]["/api/v1/agents"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(create, "#/components/schemas/AgentCreate");
+    assert_eq!(
+        schemas["AgentCreate"]["required"],
+        json!(["name", "data_source_ids"])
+    );
+    assert_eq!(schemas["AgentInput"]["additionalProperties"], false);
+    // The served document names the models this deployment serves.
+    assert_eq!(
+        schemas["AgentCreate"]["properties"]["model"]["enum"],
+        json!(["extractive", null])
+    );
+    // One `config` schema per creatable type, from the field table.
+    let kinds: BTreeSet<String> = twig_core::datasource::DataSourceType::ALL
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    let mapped: BTreeSet<String> = schemas["DataSourceCreate"]["discriminator"]["mapping"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(mapped, kinds);
+    assert_eq!(schemas["WebsiteConfig"]["required"], json!(["url"]));
+    assert_eq!(
+        schemas["WebsiteConfig"]["properties"]["max_pages"]["maximum"],
+        10_000
+    );
+    // Errors and streaming.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("security").is_some() {
+                for status in ["400", "401", "403", "404", "429", "500"] {
+                    assert_eq!(
+                        op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    let ok = &doc["paths"]["/api/v1/query"]["post"]["responses"]["200"]["content"];
+    assert_eq!(
+        ok["text/event-stream"]["schema"]["$ref"],
+        "#/components/schemas/QueryStreamEvent"
+    );
+    assert_eq!(
+        schemas["ErrorObject"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+#[tokio::test]
 async fn cross_org_records_are_invisible() {
     let (s, _d) = TestServer::start().await;
     let a = s.admin().to_owned();

@@ -246,8 +246,8 @@ async fn users_need_admin_scope_and_stay_in_their_org() {
             json!({"name": "x", "scopes": ["read"], "user_id": id}),
         )
         .await;
-    assert_error(&r, 400, "invalid_request");
-    assert_eq!(r.body["error"]["details"]["field"], "user_id");
+    assert_error(&r, 404, "not_found");
+    assert_eq!(r.body["error"]["details"]["resource"], "user");
     assert_eq!(
         s.get(&path, s.admin()).await.body["role"],
         "admin",

@@ -1,0 +1,171 @@
+"""Schemathesis hooks for scripts/schemathesis.sh.
+
+They only bend generated requests around rules no JSON Schema can state, each of which the
+OpenAPI document names in a description; everything else the document itself must get right:
+
+- a date range: `start_date` not after `end_date`, and at most 10000 buckets (analytics);
+- a key's `expires_at` in the future;
+- a user's `email` unique in the organisation;
+- a webhook URL's host that resolves (this machine has no DNS; the run allows local hosts);
+- a source's `chunk_overlap_tokens` at most half of `chunk_max_tokens`;
+- what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
+  through `/data-sources`, and files go only to `file` sources (the hook asks the server for
+  the source's type);
+- an agent that is queried must be `active` (the hook asks the server);
+- ids a stateful link took from a `null` field (schemathesis sends them as "None").
+"""
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+import schemathesis
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(v):
+    if isinstance(v, str) and _DATE.match(v):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _op(ctx):
+    op = getattr(ctx, "operation", None)
+    return (op.method.upper(), op.path) if op is not None else ("", "")
+
+
+@schemathesis.hook
+def map_query(ctx, query):
+    method, path = _op(ctx)
+    if not isinstance(query, dict) or path not in ("/api/v1/analytics", "/api/v1/interactions"):
+        return query
+    start, end = _date(query.get("start_date")), _date(query.get("end_date"))
+    if start and end:
+        if start > end:
+            start, end = end, start
+        if path == "/api/v1/analytics":
+            span = {"hour": 400, "day": 9000}.get(query.get("granularity") or "day", 9000)
+            if (end - start).days > span:
+                end = start + dt.timedelta(days=span)
+                if end > dt.date(9999, 12, 31):
+                    end = dt.date(9999, 12, 31)
+        query["start_date"], query["end_date"] = start.isoformat(), end.isoformat()
+    return query
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    method, path = _op(ctx)
+    if not isinstance(body, dict):
+        return body
+    if path == "/api/v1/api-keys" and isinstance(body.get("expires_at"), str):
+        try:
+            when = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            if when <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5):
+                future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
+                body["expires_at"] = future.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if path.startswith("/api/v1/users") and isinstance(body.get("email"), str) and "@" in body["email"]:
+        local, _, domain = body["email"].rpartition("@")
+        tag = secrets.token_hex(4)
+        local = (tag + "." + local.lstrip("."))[:64].rstrip(".")
+        body["email"] = f"{local}@{domain}"[:254]
+    if path.startswith("/api/v1/webhooks") and isinstance(body.get("url"), str):
+        parts = urlsplit(body["url"])
+        if parts.scheme and parts.hostname:
+            # Only the host changes: credentials or a bad port stay as refusable as they were.
+            user, at, hostport = parts.netloc.rpartition("@")
+            port = hostport.rsplit("]", 1)[-1].partition(":")[2]
+            netloc = (user + at) + "localhost" + (":" + port if port else "")
+            body["url"] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if path.startswith("/api/v1/data-sources") and isinstance(body.get("config"), dict):
+        c = body["config"]
+        mx, ov = c.get("chunk_max_tokens"), c.get("chunk_overlap_tokens")
+        mx = 512 if mx is None else mx
+        num = (int, float)
+        in_bounds = isinstance(mx, num) and isinstance(ov, num) and 64 <= mx <= 2048 and 0 <= ov <= 1024
+        if in_bounds and ov * 2 > mx and not isinstance(mx, bool) and not isinstance(ov, bool):
+            c["chunk_overlap_tokens"] = int(mx) // 2
+    return body
+
+
+def _get(path, field):
+    req = urllib.request.Request(
+        f"{os.environ['TWIG_ST_BASE']}{path}",
+        headers={"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r).get(field)
+    except Exception:
+        return None
+
+
+def _source_type(ds_id):
+    return _get(f"/api/v1/data-sources/{ds_id}", "type")
+
+
+@schemathesis.hook
+def filter_path_parameters(ctx, path_parameters):
+    return not any(v is None or v == "None" for v in (path_parameters or {}).values())
+
+
+_CONFIG_FIELDS = {}
+
+
+def _config_fields(kind):
+    """(fields, required fields) of `kind`'s config, from the served document."""
+    if not _CONFIG_FIELDS:
+        with urllib.request.urlopen(f"{os.environ['TWIG_ST_BASE']}/api/v1/openapi.json", timeout=10) as r:
+            schemas = json.load(r)["components"]["schemas"]
+        for name, s in schemas.items():
+            if name.endswith("Config") and isinstance(s.get("title"), str):
+                kind_name = s["title"].removesuffix("_config")
+                _CONFIG_FIELDS[kind_name] = (set(s.get("properties", {})), set(s.get("required", [])))
+    return _CONFIG_FIELDS.get(kind)
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    if any(v is None or v == "None" for v in (case.path_parameters or {}).values()):
+        return False
+    path = case.operation.path
+    if path == "/api/v1/query" and isinstance(case.body, dict) and isinstance(case.body.get("agent_id"), str):
+        return _get(f"/api/v1/agents/{case.body['agent_id']}", "status") != "inactive"
+    if not path.startswith("/api/v1/data-sources/{id}") or path.endswith(("/status", "/documents")):
+        return True
+    if case.method.upper() == "GET" and path == "/api/v1/data-sources/{id}":
+        return True
+    ds = (case.path_parameters or {}).get("id")
+    if not isinstance(ds, str):
+        return True
+    kind = _source_type(ds)
+    if kind == "kb":
+        return False
+    if path.endswith("/files"):
+        return kind in (None, "file")
+    body = case.body if isinstance(case.body, dict) else {}
+    if case.method.upper() == "PUT" and kind is not None:
+        # The type is fixed, and the config is the one of that type.
+        if body.get("type") not in (None, kind):
+            return False
+        config = body.get("config")
+        fields = _config_fields(kind)
+        if isinstance(config, dict) and fields is not None:
+            allowed, required = fields
+            given = {k for k, v in config.items() if v is not None}
+            if not set(config) <= allowed or not required <= given:
+                return False
+    return True
