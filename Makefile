@@ -4,8 +4,9 @@
 run: ## Build and start the server on the embedded default (SQLite in ./twig-data).
 	cargo run --bin twig -- serve
 
-test: ## The whole test suite (what CI runs).
+test: ## The whole test suite (what CI runs): cargo's, then real third-party clients against target/debug/twig.
 	cargo test --workspace --no-fail-fast
+	python3 tests/clients/run.py
 
 lint:
 	cargo fmt --all -- --check

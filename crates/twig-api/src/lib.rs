@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let (router, _) = openapi::routes().split_for_parts();
     let limit = state.config.max_body_bytes;
     router
+        .merge(routes::openai::router())
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::fallback)
         .with_state(state)

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod interactions;
 pub mod kb;
 pub mod me;
+pub mod openai;
 pub mod query;
 pub mod search;
 pub mod users;
