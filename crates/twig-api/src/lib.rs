@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     router
         .merge(routes::openai::router())
+        .route_service("/mcp", routes::mcp::service(state.clone()))
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::fallback)
         .with_state(state)

@@ -8,6 +8,7 @@ pub mod health;
 pub mod ingest;
 pub mod interactions;
 pub mod kb;
+pub mod mcp;
 pub mod me;
 pub mod openai;
 pub mod query;

@@ -97,12 +97,14 @@ fn conversation(messages: Vec<ChatMessageInput>) -> Result<(String, Vec<Turn>), 
                 }
                 continue;
             }
-            other => return Err(Error::invalid_field(
-                &format!("messages[{i}].role"),
-                format!(
+            other => {
+                return Err(Error::invalid_field(
+                    &format!("messages[{i}].role"),
+                    format!(
                     "Unknown role {other:?}: expected system, developer, user, assistant or tool"
                 ),
-            )),
+                ))
+            }
         };
         let text = text_of(&m.content).ok_or_else(|| {
             Error::invalid_field(

@@ -11,6 +11,7 @@ mod ingest;
 mod kb;
 mod keys;
 mod llm;
+mod mcp;
 mod openai;
 mod ratelimits;
 mod scopes;
