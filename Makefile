@@ -4,10 +4,11 @@
 run: ## Build and start the server on the embedded default (SQLite in ./twig-data).
 	cargo run --bin twig -- serve
 
-test: ## The whole test suite (what CI runs).
+test: ## The whole test suite (what CI runs): cargo's, the SDK suites, then real third-party clients (openai, mcp) against target/debug/twig.
 	cargo test --workspace --no-fail-fast
 	bash scripts/schemathesis.sh  # the server against its OpenAPI document (reuses target/debug/twig)
 	bash scripts/test-sdks.sh
+	python3 tests/clients/run.py
 
 test-sdks: ## The Python and TypeScript SDK suites, against the target/debug/twig cargo test built.
 	bash scripts/test-sdks.sh

@@ -93,6 +93,18 @@ impl Answerer {
         caller: Caller,
         req: QueryRequest,
     ) -> Result<mpsc::Receiver<AnswerEvent>, Error> {
+        self.start_with_history(caller, req, Vec::new()).await
+    }
+
+    /// As [`Answerer::start`], with earlier turns the caller supplies (an OpenAI-style message
+    /// list) used as the history when the request names no session; only the new question and
+    /// answer are stored, in a new session.
+    pub async fn start_with_history(
+        self: &Arc<Self>,
+        caller: Caller,
+        req: QueryRequest,
+        supplied: Vec<Turn>,
+    ) -> Result<mpsc::Receiver<AnswerEvent>, Error> {
         let started = Instant::now();
         let (agent, query, session, temperature, max_tokens) = self.validate(&caller, req).await?;
         let llm = match self.models.route(&agent.model) {
@@ -110,7 +122,14 @@ impl Answerer {
                     .await?;
                 (id, turns)
             }
-            None => (SessionId::generate(), Vec::new()),
+            None => {
+                let keep = self.config.history_turns;
+                let skip = supplied.len().saturating_sub(keep);
+                (
+                    SessionId::generate(),
+                    supplied.into_iter().skip(skip).collect(),
+                )
+            }
         };
         let new_session = !continued;
         let (tx, rx) = mpsc::channel(64);
@@ -146,7 +165,12 @@ impl Answerer {
         caller: Caller,
         req: QueryRequest,
     ) -> Result<Answer, Error> {
-        let mut rx = self.start(caller, req).await?;
+        let rx = self.start(caller, req).await?;
+        Self::collect(rx).await
+    }
+
+    /// Collects a started answer's events into one [`Answer`] (the first error ends it).
+    pub async fn collect(mut rx: mpsc::Receiver<AnswerEvent>) -> Result<Answer, Error> {
         let mut response = String::new();
         let mut sources = Vec::new();
         while let Some(ev) = rx.recv().await {

@@ -147,6 +147,45 @@ impl ErrorBody {
     }
 }
 
+/// Paths whose contract is OpenAI's (the compatible endpoint): errors in OpenAI's shape.
+fn is_openai_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// OpenAI's error body, `{"error": {"message", "type", "param", "code"}}`.
+fn openai_shape(code: ErrorCode, message: &str, details: &Map<String, Value>) -> Value {
+    let kind = match code {
+        ErrorCode::InvalidRequest | ErrorCode::NotFound => "invalid_request_error",
+        ErrorCode::Unauthorized => "authentication_error",
+        ErrorCode::Forbidden => "permission_error",
+        ErrorCode::RateLimitExceeded => "rate_limit_error",
+        _ => "server_error",
+    };
+    let unknown_agent =
+        code == ErrorCode::NotFound && details.get("resource") == Some(&"agent".into());
+    let (oa_code, param) = match code {
+        // `model` names an agent on this surface.
+        _ if unknown_agent => ("model_not_found", Value::from("model")),
+        ErrorCode::Unauthorized => ("invalid_api_key", Value::Null),
+        c => (
+            c.as_str(),
+            details.get("field").cloned().unwrap_or(Value::Null),
+        ),
+    };
+    serde_json::json!({"error": {
+        "message": message,
+        "type": kind,
+        "param": param,
+        "code": oa_code,
+    }})
+}
+
+/// OpenAI's error body for an error inside a stream (5xx causes logged, never shown).
+pub fn openai_body(e: &Error, rid: &RequestId) -> Value {
+    let body = ErrorBody::of(e, rid);
+    openai_shape(e.code(), &body.error.message, &body.error.details)
+}
+
 /// Id of the current request, stored in request extensions.
 #[derive(Debug, Clone)]
 pub struct CurrentRequestId(pub RequestId);
@@ -175,7 +214,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 
     let payload = res.extensions_mut().remove::<ErrorPayload>();
     let status = res.status();
-    if payload.is_some() || status.is_client_error() || status.is_server_error() {
+    // MCP's transport answers with its own statuses and JSON-RPC bodies, which clients act on.
+    let own_protocol = path == "/mcp";
+    if !own_protocol && (payload.is_some() || status.is_client_error() || status.is_server_error())
+    {
         let payload = payload.unwrap_or_else(|| {
             let code = code_for_status(status);
             let p = ErrorPayload::new(code, status.canonical_reason().unwrap_or("Error"));
@@ -192,15 +234,19 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             tracing::error!(request_id = %rid, %method, %path, cause = payload.cause.as_deref().unwrap_or("-"),
                 "request failed: {}", payload.message);
         }
-        let body = ErrorBody {
-            error: ErrorObject {
-                code: code.as_str().to_owned(),
-                message: payload.message,
-                details: payload.details,
-            },
-            request_id: rid.to_string(),
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let json = if is_openai_path(&path) {
+            serde_json::to_vec(&openai_shape(code, &payload.message, &payload.details))
+        } else {
+            serde_json::to_vec(&ErrorBody {
+                error: ErrorObject {
+                    code: code.as_str().to_owned(),
+                    message: payload.message,
+                    details: payload.details,
+                },
+                request_id: rid.to_string(),
+            })
+        }
+        .unwrap_or_default();
         let (mut parts, _) = res.into_parts();
         parts.status = final_status;
         parts.headers.insert(

@@ -106,6 +106,8 @@ pub fn router(state: AppState) -> Router {
     let (router, _) = openapi::routes().split_for_parts();
     let limit = state.config.max_body_bytes;
     router
+        .merge(routes::openai::router())
+        .route_service("/mcp", routes::mcp::service(state.clone()))
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -108,32 +108,40 @@ pub async fn semantic_search(
     auth: Authed<Read>,
     Json(input): Json<SemanticSearchInput>,
 ) -> Result<axum::Json<SemanticSearchOutput>, ApiError> {
+    Ok(axum::Json(run(&s, &auth.key.org_id, input).await?))
+}
+
+/// Validates and runs a search for the caller's organisation `caller` (also used by the MCP
+/// server's `search_knowledge`).
+pub(crate) async fn run(
+    s: &AppState,
+    caller: &OrgId,
+    input: SemanticSearchInput,
+) -> Result<SemanticSearchOutput, Error> {
     let started = Instant::now();
     let query = required(input.query, "query")?;
     if query.trim().is_empty() {
-        return Err(Error::invalid_field("query", "query must not be empty").into());
+        return Err(Error::invalid_field("query", "query must not be empty"));
     }
     let org = OrgId::parse(&required(input.org_id, "org_id")?)
         .map_err(|e| Error::invalid_field("org_id", e.to_string()))?;
-    if org != auth.key.org_id {
+    if &org != caller {
         // Indistinguishable from an organisation that does not exist.
-        return Err(Error::not_found("Organisation", org.as_str()).into());
+        return Err(Error::not_found("Organisation", org.as_str()));
     }
     let top_k = input.top_k.unwrap_or(10);
     if !(1..=MAX_TOP_K).contains(&top_k) {
         return Err(Error::invalid_field(
             "top_k",
             format!("top_k must be between 1 and {MAX_TOP_K}, got {top_k}"),
-        )
-        .into());
+        ));
     }
     let threshold = match input.similarity_threshold {
         Some(t) if !(0.0..=1.0).contains(&t) => {
             return Err(Error::invalid_field(
                 "similarity_threshold",
                 format!("similarity_threshold must be between 0 and 1, got {t}"),
-            )
-            .into())
+            ))
         }
         t => t.map(|t| t as f32),
     };
@@ -145,8 +153,7 @@ pub async fn semantic_search(
             return Err(Error::invalid_field(
                 "mode",
                 format!("mode must be hybrid, lexical or vector, got {m:?}"),
-            )
-            .into())
+            ))
         }
     };
     let data_source_ids = match input.data_source_ids {
@@ -160,7 +167,7 @@ pub async fn semantic_search(
                 }
             }
             if !unknown.is_empty() {
-                return Err(Error::from(StoreError::UnknownDataSources(unknown)).into());
+                return Err(Error::from(StoreError::UnknownDataSources(unknown)));
             }
             Some(ids)
         }
@@ -190,7 +197,7 @@ pub async fn semantic_search(
             data_source_id: h.data_source_id,
         })
         .collect();
-    Ok(axum::Json(SemanticSearchOutput {
+    Ok(SemanticSearchOutput {
         chunks,
         query_embedding: res.query_embedding.unwrap_or_default(),
         metadata: SearchMetadata {
@@ -199,5 +206,5 @@ pub async fn semantic_search(
             search_mode: res.mode,
             embedding_model: res.embedding_model,
         },
-    }))
+    })
 }

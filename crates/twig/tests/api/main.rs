@@ -11,6 +11,8 @@ mod ingest;
 mod kb;
 mod keys;
 mod llm;
+mod mcp;
+mod openai;
 mod ratelimits;
 mod scopes;
 mod server;
