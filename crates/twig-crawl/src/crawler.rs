@@ -130,7 +130,9 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
             if self.cancel.is_cancelled() {
                 return self.stop_cancelled();
             }
-            if self.done.contains(url.as_str()) || self.queued.get(url.as_str()).is_some_and(|&d| d < depth) {
+            if self.done.contains(url.as_str())
+                || self.queued.get(url.as_str()).is_some_and(|&d| d < depth)
+            {
                 continue; // fetched already, or queued again at a smaller depth
             }
             if self.pages_requested >= self.config.max_pages {

@@ -428,7 +428,11 @@ async fn frames_are_part_of_their_page_so_a_toc_frame_reaches_every_chapter() {
     }
     // The TOC is fetched and followed but noindex, so it is not reported as a page.
     assert!(reason(find(&outs, "/book/toc.html")).contains("noindex"));
-    assert_eq!(site.state.count("/book/toc.html"), 1, "one frame, fetched once");
+    assert_eq!(
+        site.state.count("/book/toc.html"),
+        1,
+        "one frame, fetched once"
+    );
     match find(&outs, "/book/ch3.html") {
         PageOutcome::Fetched { frames, links, .. } => {
             assert_eq!(frames, &[site.url("/book/toc.html")]);
@@ -452,7 +456,14 @@ async fn start_url_refused_for_good_is_an_error() {
     let attempt = |path: &'static str| {
         let cfg = config(&site.url(path));
         async move {
-            crawl(cfg, &[], Arc::new(HrefExtractor), |_| {}, CancellationToken::new()).await
+            crawl(
+                cfg,
+                &[],
+                Arc::new(HrefExtractor),
+                |_| {},
+                CancellationToken::new(),
+            )
+            .await
         }
     };
     for (path, why) in [

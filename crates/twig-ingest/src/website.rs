@@ -182,8 +182,7 @@ pub(crate) async fn sync(
                 }
                 match prepare_page(h, ds, &url, &content_type, body, depth).await? {
                     Ok(input) => {
-                        let state =
-                            json!({"etag": etag, "last_modified": last_modified, "links": links, "frames": frames});
+                        let state = json!({"etag": etag, "last_modified": last_modified, "links": links, "frames": frames});
                         pending.push(Pending { url, input, state });
                     }
                     Err(reason) => {

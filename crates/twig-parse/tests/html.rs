@@ -236,6 +236,9 @@ fn frames_noscript_and_pagination_links() {
     );
     assert_eq!(
         p.frames,
-        ["http://old.example.com/nav.html", "http://old.example.com/main.html"]
+        [
+            "http://old.example.com/nav.html",
+            "http://old.example.com/main.html"
+        ]
     );
 }

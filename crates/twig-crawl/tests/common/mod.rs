@@ -205,8 +205,11 @@ pub const BOOK_CHAPTERS: usize = 12;
 
 /// Chapter `n`: a TOC iframe inside <noscript> (as mdBook writes it) and rel=prev/next links.
 fn book_page(n: usize) -> String {
-    let prev = n.checked_sub(1).map(|p| format!("<a rel=\"prev\" href=\"ch{p}.html\">p</a>"));
-    let next = (n + 1 < BOOK_CHAPTERS).then(|| format!("<a rel=\"next\" href=\"ch{}.html\">n</a>", n + 1));
+    let prev = n
+        .checked_sub(1)
+        .map(|p| format!("<a rel=\"prev\" href=\"ch{p}.html\">p</a>"));
+    let next =
+        (n + 1 < BOOK_CHAPTERS).then(|| format!("<a rel=\"next\" href=\"ch{}.html\">n</a>", n + 1));
     format!(
         "<!doctype html><html><body><noscript><iframe class=\"sidebar\" src=\"toc.html\"></iframe></noscript>\
          <main>Chapter {n}</main>{}{}</body></html>",

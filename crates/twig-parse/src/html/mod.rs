@@ -129,7 +129,9 @@ fn push_ref(el: &scraper::node::Element, out: &mut Vec<(Ref, String)>) -> bool {
                 || has_token(rel, "prev")
                 || has_token(rel, "previous")
                 || (has_token(rel, "alternate")
-                    && el.attr("type").is_none_or(|t| t.to_ascii_lowercase().contains("html"))) =>
+                    && el
+                        .attr("type")
+                        .is_none_or(|t| t.to_ascii_lowercase().contains("html"))) =>
         {
             el.attr("href").map(|h| (Ref::Link, h))
         }

@@ -184,7 +184,11 @@ async fn mdbook_sites_are_crawled_whole_and_late_chapters_are_found() {
             if matches!(st["status"].as_str(), Some("active" | "partial" | "failed")) {
                 break st;
             }
-            assert!(Instant::now() < deadline, "{} did not finish: {st}", book.dir);
+            assert!(
+                Instant::now() < deadline,
+                "{} did not finish: {st}",
+                book.dir
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         assert!(
