@@ -1,11 +1,18 @@
 # The two commands a newcomer types: `make run` and `make test`.
-.PHONY: run test lint ci
+.PHONY: run test lint ci sdk-types test-sdks
 
 run: ## Build and start the server on the embedded default (SQLite in ./twig-data).
 	cargo run --bin twig -- serve
 
 test: ## The whole test suite (what CI runs).
 	cargo test --workspace --no-fail-fast
+	bash scripts/test-sdks.sh
+
+test-sdks: ## The Python and TypeScript SDK suites, against the target/debug/twig cargo test built.
+	bash scripts/test-sdks.sh
+
+sdk-types: ## Regenerates the SDKs' types from the built server's /api/v1/openapi.json.
+	bash scripts/gen-sdk-types.sh
 
 lint:
 	cargo fmt --all -- --check

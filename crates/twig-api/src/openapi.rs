@@ -51,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             data_sources::delete
         ))
         .routes(routes!(ingest::sync))
+        .routes(routes!(ingest::test))
         .routes(routes!(ingest::status))
         .routes(routes!(ingest::documents))
         .routes(routes!(ingest::delete_document))

@@ -28,19 +28,28 @@ pub enum DataSourceType {
     GoogleDrive,
     /// A SharePoint site.
     Sharepoint,
+    /// A Zendesk Help Center (articles, optionally solved tickets).
+    Zendesk,
+    /// Notion pages shared with an integration.
+    Notion,
+    /// A user's OneDrive.
+    Onedrive,
     /// The org's built-in knowledge base: its published articles (managed through `/kb`).
     Kb,
 }
 
 impl DataSourceType {
     /// Every type a client may create (the built-in `kb` is not one).
-    pub const ALL: [DataSourceType; 6] = [
+    pub const ALL: [DataSourceType; 9] = [
         Self::Website,
         Self::File,
         Self::Confluence,
         Self::Slack,
         Self::GoogleDrive,
         Self::Sharepoint,
+        Self::Zendesk,
+        Self::Notion,
+        Self::Onedrive,
     ];
 
     /// Wire name.
@@ -52,6 +61,9 @@ impl DataSourceType {
             Self::Slack => "slack",
             Self::GoogleDrive => "google_drive",
             Self::Sharepoint => "sharepoint",
+            Self::Zendesk => "zendesk",
+            Self::Notion => "notion",
+            Self::Onedrive => "onedrive",
             Self::Kb => "kb",
         }
     }
@@ -66,6 +78,11 @@ impl DataSourceType {
         Self::parse(s).or((s == "kb").then_some(Self::Kb))
     }
 
+    /// Names of this type's secret config fields (stored sealed, shown as [`REDACTED`]).
+    pub fn secret_fields(self) -> impl Iterator<Item = &'static str> {
+        self.fields().iter().filter(|f| f.secret).map(|f| f.name)
+    }
+
     /// The config fields this type accepts.
     fn fields(self) -> &'static [Field] {
         match self {
@@ -75,6 +92,9 @@ impl DataSourceType {
             Self::Slack => SLACK_FIELDS,
             Self::GoogleDrive => GOOGLE_DRIVE_FIELDS,
             Self::Sharepoint => SHAREPOINT_FIELDS,
+            Self::Zendesk => ZENDESK_FIELDS,
+            Self::Notion => NOTION_FIELDS,
+            Self::Onedrive => ONEDRIVE_FIELDS,
             Self::Kb => &[],
         }
     }
@@ -172,6 +192,35 @@ const SHAREPOINT_FIELDS: &[Field] = &[
     f("client_id", FieldKind::Text, false),
     secret("client_secret"),
 ];
+// The connector branches refine these three tables (issue "Connectors I/II").
+const ZENDESK_FIELDS: &[Field] = &[
+    f("subdomain", FieldKind::Text, true),
+    f("email", FieldKind::Text, true),
+    secret("api_token"),
+    f("locale", FieldKind::Text, false),
+    f(
+        "include_tickets",
+        FieldKind::Bool {
+            default: Some(false),
+        },
+        false,
+    ),
+    f("base_url", FieldKind::Url, false),
+];
+const NOTION_FIELDS: &[Field] = &[
+    secret("token"),
+    f("root_page_ids", FieldKind::TextList, false),
+    f("base_url", FieldKind::Url, false),
+];
+const ONEDRIVE_FIELDS: &[Field] = &[
+    f("user", FieldKind::Text, true),
+    f("folder_path", FieldKind::Text, false),
+    f("tenant_id", FieldKind::Text, false),
+    f("client_id", FieldKind::Text, false),
+    secret("client_secret"),
+    f("base_url", FieldKind::Url, false),
+    f("login_base_url", FieldKind::Url, false),
+];
 
 #[derive(Debug, Clone, Copy)]
 enum FieldKind {
@@ -187,6 +236,9 @@ enum FieldKind {
         min: f64,
         max: f64,
         default: Option<f64>,
+    },
+    Bool {
+        default: Option<bool>,
     },
 }
 
@@ -277,7 +329,7 @@ impl DataSourceStatus {
 }
 
 /// A data source as stored. Secrets inside `config` are stored, but [`DataSource::public_config`] hides them.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Serialize, ToSchema)]
 pub struct DataSource {
     /// Its id.
     pub id: DataSourceId,
@@ -318,7 +370,7 @@ pub struct DataSource {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceInput {
-    /// `website`, `file`, `confluence`, `slack`, `google_drive` or `sharepoint` (required on create; immutable).
+    /// `website`, `file`, `confluence`, `slack`, `google_drive`, `sharepoint`, `zendesk`, `notion` or `onedrive` (required on create; immutable).
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Display name (required on create).
@@ -328,6 +380,26 @@ pub struct DataSourceInput {
     pub config: Option<Value>,
     /// `hourly`, `daily`, `weekly` or `manual` (default).
     pub sync_frequency: Option<String>,
+}
+
+// Written by hand so that secrets never reach a log line through `{:?}`.
+impl std::fmt::Debug for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataSource")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("config", &self.public_config())
+            .field("sync_frequency", &self.sync_frequency)
+            .field("status", &self.status)
+            .field("chunks_indexed", &self.chunks_indexed)
+            .field("last_synced_at", &self.last_synced_at)
+            .field("last_error", &self.last_error)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl DataSource {
@@ -445,7 +517,10 @@ fn parse_type(s: &str) -> Result<DataSourceType, Error> {
     DataSourceType::parse(s).ok_or_else(|| {
         Error::invalid_field(
             "type",
-            format!("type must be one of website, file, confluence, slack, google_drive, sharepoint; got {s:?}"),
+            format!(
+                "type must be one of {}; got {s:?}",
+                DataSourceType::ALL.map(DataSourceType::as_str).join(", ")
+            ),
         )
     })
 }
@@ -489,6 +564,13 @@ pub fn validate_config(
     for f in fields {
         let path = format!("config.{}", f.name);
         let present = map.get(f.name).is_some_and(|v| !v.is_null());
+        // A secret left out of an update is kept: clients never see it to send it back.
+        if !present && f.secret && !map.contains_key(f.name) {
+            if let Some(old) = previous.and_then(|p| p.get(f.name)) {
+                map.insert(f.name.into(), old.clone());
+                continue;
+            }
+        }
         if !present {
             map.remove(f.name);
             if f.required {
@@ -509,6 +591,9 @@ pub fn validate_config(
                 FieldKind::Number {
                     default: Some(d), ..
                 } => {
+                    map.insert(f.name.into(), Value::from(d));
+                }
+                FieldKind::Bool { default: Some(d) } => {
                     map.insert(f.name.into(), Value::from(d));
                 }
                 _ => {}
@@ -615,6 +700,14 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
                 ));
             }
         }
+        FieldKind::Bool { .. } => {
+            if !v.is_boolean() {
+                return Err(Error::invalid_field(
+                    path,
+                    format!("{path} must be true or false"),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -701,6 +794,10 @@ mod tests {
         let ds = DataSource::create(org, slack).unwrap();
         assert_eq!(ds.public_config()["bot_token"], json!(REDACTED));
         assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+        assert!(
+            !format!("{ds:?}").contains("xoxb-1"),
+            "secrets stay out of Debug"
+        );
     }
 
     #[test]
@@ -723,6 +820,19 @@ mod tests {
         .unwrap();
         assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
         assert_eq!(ds.config["channel_ids"], json!(["C2"]));
+        // Left out of an update, the secret stays; an explicit null removes it.
+        ds.apply(DataSourceInput {
+            config: Some(json!({"channel_ids": ["C3"]})),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+        ds.apply(DataSourceInput {
+            config: Some(json!({"channel_ids": ["C3"], "bot_token": null})),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!ds.config.contains_key("bot_token"));
     }
 
     #[test]

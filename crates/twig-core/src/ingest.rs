@@ -122,6 +122,18 @@ pub struct UploadedDocument {
     pub error: Option<String>,
 }
 
+/// `POST /data-sources/:id/test`: whether the source's remote can be read, without syncing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    /// The credentials and access work.
+    pub ok: bool,
+    /// E.g. "Connection successful, found 42 pages", or what the remote said ("401: token expired").
+    pub message: String,
+    /// Items a sync would see (pages, articles, channels, files); absent when the test failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_found: Option<u64>,
+}
+
 /// The ingestion adapter: accepts uploads and forgets a deleted source's files.
 #[async_trait]
 pub trait Ingestor: Send + Sync + 'static {
@@ -138,4 +150,6 @@ pub trait Ingestor: Send + Sync + 'static {
     ) -> Result<Vec<UploadedDocument>>;
     /// Removes the stored originals of a deleted data source.
     async fn forget_data_source(&self, org: &OrgId, ds: &DataSourceId) -> Result<()>;
+    /// Checks that the source's remote can be read with its config, without syncing.
+    async fn test_connection(&self, ds: &crate::datasource::DataSource) -> Result<ConnectionTest>;
 }

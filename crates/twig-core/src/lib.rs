@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod analytics;
 pub mod apikey;
+pub mod connector;
 pub mod datasource;
 pub mod document;
 pub mod error;

@@ -166,6 +166,14 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         at: Timestamp,
     ) -> StoreResult<bool>;
+    /// Where the next connector sync of `ds` resumes: the cursor saved after its last committed page.
+    async fn sync_cursor(&self, ds: &DataSourceId) -> StoreResult<Option<serde_json::Value>>;
+    /// Saves (or, with `None`, clears) the connector cursor of `ds`.
+    async fn save_sync_cursor(
+        &self,
+        ds: &DataSourceId,
+        cursor: Option<&serde_json::Value>,
+    ) -> StoreResult<()>;
     /// Data sources of every org in `status` (e.g. `processing`, to find syncs whose job died).
     async fn data_sources_in_status(
         &self,

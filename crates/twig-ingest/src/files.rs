@@ -247,6 +247,13 @@ impl Ingestor for FileStore {
             _ => Ok(()),
         }
     }
+
+    async fn test_connection(
+        &self,
+        ds: &twig_core::datasource::DataSource,
+    ) -> Result<twig_core::ingest::ConnectionTest> {
+        crate::connectors::test::test_connection(self.store.as_ref(), &self.config, ds).await
+    }
 }
 
 /// Result of parsing one stored file.

@@ -8,6 +8,7 @@
 //! documents; a document's chunks are replaced in one transaction, so a retry
 //! never duplicates them. [`scheduler`] enqueues syncs by `sync_frequency`.
 
+pub mod connectors;
 pub mod files;
 pub mod schedule;
 pub mod sync;
@@ -31,6 +32,10 @@ pub struct IngestConfig {
     pub allow_private_networks: bool,
     /// Largest crawled page, in bytes.
     pub max_page_bytes: u64,
+    /// Retries and timeouts of connector calls.
+    pub connector_retry: connectors::http::RetryPolicy,
+    /// Remotes without a deletion feed are listed in full every this many syncs.
+    pub prune_every: u32,
 }
 
 impl IngestConfig {
@@ -48,6 +53,17 @@ impl IngestConfig {
             max_zip_ratio: d.max_zip_ratio,
             allow_private_networks: false,
             max_page_bytes: 20 * 1024 * 1024,
+            connector_retry: connectors::http::RetryPolicy::default(),
+            prune_every: 1,
+        }
+    }
+
+    /// What connectors are opened with.
+    pub fn connector_env(&self) -> connectors::http::ConnectorEnv {
+        connectors::http::ConnectorEnv {
+            allow_private_networks: self.allow_private_networks,
+            max_file_bytes: self.limits.max_file_bytes,
+            retry: self.connector_retry,
         }
     }
 

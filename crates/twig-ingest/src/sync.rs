@@ -32,12 +32,24 @@ pub(crate) struct Report {
     pub counters: SyncCounters,
 }
 
-/// Runs `sync` jobs for file and website sources.
+/// Builds the connector of a data source (the vendor registry, or another one in tests).
+pub type ConnectorOpener = Arc<
+    dyn Fn(
+            &DataSource,
+            &crate::connectors::http::ConnectorEnv,
+        )
+            -> Result<Box<dyn twig_core::connector::Connector>, twig_core::connector::ConnectorError>
+        + Send
+        + Sync,
+>;
+
+/// Runs `sync` jobs for every source type: files, websites, and connectors.
 pub struct SyncHandler {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) retriever: Arc<dyn Retriever>,
     pub(crate) files: Arc<FileStore>,
     pub(crate) config: IngestConfig,
+    pub(crate) opener: ConnectorOpener,
 }
 
 impl SyncHandler {
@@ -53,7 +65,14 @@ impl SyncHandler {
             retriever,
             files,
             config,
+            opener: Arc::new(crate::connectors::open),
         }
+    }
+
+    /// The same handler opening connectors with `opener` instead of the vendor registry.
+    pub fn with_opener(mut self, opener: ConnectorOpener) -> Self {
+        self.opener = opener;
+        self
     }
 
     /// Saves counters to the data source (status endpoint) and the job (checkpoint).
@@ -290,6 +309,61 @@ pub(crate) fn sections(s: Vec<twig_parse::Section>) -> Vec<SectionInput> {
         .collect()
 }
 
+/// Records a document that could not be ingested; one indexed earlier keeps its chunks.
+pub(crate) async fn record_failed(
+    h: &SyncHandler,
+    ds: &DataSource,
+    source_key: &str,
+    title: &str,
+    url: Option<&str>,
+    reason: &str,
+) -> Result<(), JobError> {
+    let now = time::now();
+    let doc = Document {
+        id: twig_core::id::DocumentId::generate(),
+        org_id: ds.org_id.clone(),
+        data_source_id: ds.id.clone(),
+        source_key: source_key.to_owned(),
+        title: title.to_owned(),
+        url: url.map(str::to_owned),
+        filename: None,
+        content_hash: String::new(),
+        metadata: serde_json::Map::new(),
+        chunks: 0,
+        status: DocumentStatus::Failed,
+        error: Some(reason.to_owned()),
+        created_at: now,
+        updated_at: now,
+    };
+    match h.store.documents().insert_document_record(&doc).await {
+        Ok(_) => Ok(()),
+        // The data source was deleted meanwhile: nothing to record.
+        Err(twig_core::store::StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(retry(e)),
+    }
+}
+
+/// Removes the document with `source_key` from the store and every index, if there is one.
+pub(crate) async fn remove_document(
+    h: &SyncHandler,
+    ds: &DataSource,
+    source_key: &str,
+) -> Result<(), JobError> {
+    if let Some(d) = h
+        .store
+        .documents()
+        .find_document(&ds.id, source_key)
+        .await
+        .map_err(retry)?
+    {
+        h.retriever
+            .delete_document(&ds.org_id, &d.id)
+            .await
+            .map_err(|e| JobError::Retryable(format!("cannot remove {source_key}: {e:#}")))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retryable(format!("storage error: {e}"))
 }
@@ -344,10 +418,10 @@ impl JobHandler for SyncHandler {
         let result = match ds.kind {
             DataSourceType::File => self.sync_files(&ds, &ctx, counters, &job.progress).await,
             DataSourceType::Website => website::sync(self, &ds, &ctx, counters).await,
-            other => Err(JobError::Permanent(format!(
-                "syncing {} data sources is not available yet",
-                other.as_str()
-            ))),
+            DataSourceType::Kb => Err(JobError::Permanent(
+                "the knowledge-base data source is indexed as articles are published".into(),
+            )),
+            _ => crate::connectors::sync::sync(self, &ds, &ctx, counters).await,
         };
         match result {
             Ok(report) => {

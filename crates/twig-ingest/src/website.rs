@@ -8,16 +8,14 @@
 //! embedding and keep their chunks.
 
 use crate::blocking;
-use crate::sync::{outcome, retry, sections, Report, SyncHandler};
+use crate::sync::{outcome, record_failed, remove_document, retry, sections, Report, SyncHandler};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 use twig_core::datasource::{DataSource, DataSourceStatus};
 use twig_core::document::{Document, DocumentStatus};
-use twig_core::id::DocumentId;
 use twig_core::ingest::SyncCounters;
 use twig_core::retrieval::{DocumentInput, UpsertOutcome};
-use twig_core::time;
 use twig_crawl::{
     CancellationToken, CrawlConfig, LinkExtractor, PageLinks, PageOutcome, PreviousPage,
 };
@@ -188,7 +186,7 @@ pub(crate) async fn sync(
                     Err(reason) => {
                         c.failed += 1;
                         first_problem.get_or_insert_with(|| format!("{url}: {reason}"));
-                        record_failed_page(h, ds, &url, &reason).await?;
+                        record_failed(h, ds, &url, &url, Some(&url), &reason).await?;
                     }
                 }
             }
@@ -199,12 +197,12 @@ pub(crate) async fn sync(
             PageOutcome::Gone { url, status } => {
                 not_counted += 1;
                 tracing::debug!(%url, status, "page gone");
-                remove_page(h, ds, &url).await?;
+                remove_document(h, ds, &url).await?;
             }
             PageOutcome::Failed { url, reason } => {
                 c.failed += 1;
                 first_problem.get_or_insert_with(|| format!("{url}: {reason}"));
-                record_failed_page(h, ds, &url, &reason).await?;
+                record_failed(h, ds, &url, &url, Some(&url), &reason).await?;
             }
             PageOutcome::Skipped { url, reason } => {
                 not_counted += 1;
@@ -233,7 +231,7 @@ pub(crate) async fn sync(
     }
     if summary.complete {
         for url in &summary.unreachable_previous {
-            remove_page(h, ds, url).await?;
+            remove_document(h, ds, url).await?;
         }
     }
     c.total = c.done + c.failed;
@@ -365,59 +363,10 @@ async fn flush(
             for p in &batch {
                 c.failed += 1;
                 first_problem.get_or_insert_with(|| format!("{}: {message}", p.url));
-                record_failed_page(h, ds, &p.url, &message).await?;
+                record_failed(h, ds, &p.url, &p.url, Some(&p.url), &message).await?;
             }
             Ok(())
         }
         Err(e) => Err(JobError::Retryable(format!("indexing failed: {e:#}"))),
     }
-}
-
-/// Records a page that could not be ingested; a page indexed earlier keeps its chunks.
-async fn record_failed_page(
-    h: &SyncHandler,
-    ds: &DataSource,
-    url: &str,
-    reason: &str,
-) -> Result<(), JobError> {
-    let now = time::now();
-    let doc = Document {
-        id: DocumentId::generate(),
-        org_id: ds.org_id.clone(),
-        data_source_id: ds.id.clone(),
-        source_key: url.to_owned(),
-        title: url.to_owned(),
-        url: Some(url.to_owned()),
-        filename: None,
-        content_hash: String::new(),
-        metadata: Map::new(),
-        chunks: 0,
-        status: DocumentStatus::Failed,
-        error: Some(reason.to_owned()),
-        created_at: now,
-        updated_at: now,
-    };
-    match h.store.documents().insert_document_record(&doc).await {
-        Ok(_) => Ok(()),
-        // The data source was deleted meanwhile: nothing to record.
-        Err(twig_core::store::StoreError::Conflict(_)) => Ok(()),
-        Err(e) => Err(retry(e)),
-    }
-}
-
-/// Removes a page's document from the store and every index.
-async fn remove_page(h: &SyncHandler, ds: &DataSource, url: &str) -> Result<(), JobError> {
-    if let Some(d) = h
-        .store
-        .documents()
-        .find_document(&ds.id, url)
-        .await
-        .map_err(retry)?
-    {
-        h.retriever
-            .delete_document(&ds.org_id, &d.id)
-            .await
-            .map_err(|e| JobError::Retryable(format!("cannot remove {url}: {e:#}")))?;
-    }
-    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use rand::Rng;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use twig_core::llm::LlmError;
 
 /// Timeouts, retries and breaker settings of one provider.
@@ -163,16 +163,7 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
-    let v = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+    twig_core::time::parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
 }
 
 /// A per-provider circuit breaker: closed (calls pass), open (calls refused) after
@@ -327,7 +318,7 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert("retry-after", "3".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        let later = SystemTime::now() + Duration::from_secs(120);
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
         h.insert(
             "retry-after",
             httpdate::fmt_http_date(later).parse().unwrap(),

@@ -1211,6 +1211,54 @@ pub async fn document_records_and_states(store: &dyn Store) {
 }
 
 /// Sync counters and outcomes of a data source; schedules list only automatic sources.
+/// Connector cursors are kept per data source, replaced, cleared, and go with the source.
+pub async fn sync_cursors_roundtrip(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let a = website(store, &o, "a").await;
+    let b = website(store, &o, "b").await;
+    assert_eq!(store.sync_cursor(&a.id).await.unwrap(), None);
+    let c1 = json!({"since": "2024-01-01T00:00:00Z", "page": "abc"});
+    store.save_sync_cursor(&a.id, Some(&c1)).await.unwrap();
+    assert_eq!(store.sync_cursor(&a.id).await.unwrap(), Some(c1));
+    assert_eq!(store.sync_cursor(&b.id).await.unwrap(), None);
+    let c2 = json!({"since": "2024-02-01T00:00:00Z"});
+    store.save_sync_cursor(&a.id, Some(&c2)).await.unwrap();
+    assert_eq!(store.sync_cursor(&a.id).await.unwrap(), Some(c2));
+    store.save_sync_cursor(&a.id, None).await.unwrap();
+    assert_eq!(store.sync_cursor(&a.id).await.unwrap(), None);
+    store
+        .save_sync_cursor(&b.id, Some(&json!(1)))
+        .await
+        .unwrap();
+    assert!(store.delete_data_source(&o.id, &b.id).await.unwrap());
+    assert_eq!(store.sync_cursor(&b.id).await.unwrap(), None);
+}
+
+/// Secret config fields come back as written (the backend seals them at rest).
+pub async fn data_source_secrets_roundtrip(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let mut ds = DataSource::create(
+        o.id.clone(),
+        DataSourceInput {
+            kind: Some("slack".into()),
+            name: Some("S".into()),
+            config: Some(json!({"channel_ids": ["C1"], "bot_token": "xoxb-first"})),
+            sync_frequency: None,
+        },
+    )
+    .unwrap();
+    store.create_data_source(&ds).await.unwrap();
+    let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
+    assert_eq!(got.config["bot_token"], json!("xoxb-first"));
+    ds.config.insert("bot_token".into(), json!("xoxb-second"));
+    assert!(store.update_data_source(&ds).await.unwrap());
+    let listed = store
+        .list_data_sources(&o.id, None, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].config["bot_token"], json!("xoxb-second"));
+}
+
 pub async fn sync_progress_and_outcome(store: &dyn Store) {
     let o = org(store, "o").await;
     let ds = website(store, &o, "site").await;
@@ -1823,6 +1871,7 @@ macro_rules! conformance_tests {
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
             webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
             kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome,
+            sync_cursors_roundtrip, data_source_secrets_roundtrip,
             interactions_record_and_session_turns, interactions_filters_and_feedback, sessions_expire_and_stay_in_their_org,
             analytics_match_a_hand_computation);
     };

@@ -4,6 +4,7 @@
 //! ever see `Arc<dyn Store>`.
 
 pub mod conformance;
+pub mod secrets;
 pub mod sqlite;
 
 use std::path::Path;
@@ -31,13 +32,22 @@ pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("twig.db").display())
 }
 
-/// Opens (creating and migrating if needed) the store named by `url`.
+/// Opens (creating and migrating if needed) the store named by `url`; secrets are sealed with
+/// the key file beside the database.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    open_with_key(url, None).await
+}
+
+/// [`open`], sealing secrets with `secret_key` (hex or base64 of 32 bytes) when given.
+pub async fn open_with_key(
+    url: &str,
+    secret_key: Option<&str>,
+) -> Result<Arc<dyn Store>, OpenError> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = sqlite::SqliteStore::open(Path::new(path))
+        let store = sqlite::SqliteStore::open_with_key(Path::new(path), secret_key)
             .await
             .map_err(|source| OpenError::Backend {
                 url: url.to_owned(),

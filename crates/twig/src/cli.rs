@@ -247,7 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    Ok(twig_store::open(&settings.database_url()).await?)
+    Ok(twig_store::open_with_key(&settings.database_url(), settings.secret_key.as_deref()).await?)
 }
 
 async fn orgs(settings: &Settings, cmd: OrgsCommand) -> anyhow::Result<()> {

@@ -23,6 +23,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Directory of the embedding model files (TWIG_MODEL_DIR); default: the user's cache.
     pub model_dir: Option<PathBuf>,
+    /// Key sealing stored secrets (TWIG_SECRET_KEY: 64 hex characters or base64 of 32 bytes);
+    /// default: `secret.key` in the data directory, created on first start.
+    pub secret_key: Option<String>,
     /// HTTP server settings.
     pub server: ServerSettings,
     /// Embedding model.
@@ -39,6 +42,8 @@ pub struct Settings {
     pub llm: twig_llm::LlmConfig,
     /// Ingestion: sync workers, upload limits, crawling.
     pub ingest: IngestSettings,
+    /// Connector syncs (Confluence, Zendesk, Notion, ...): retries and deletion checks.
+    pub connectors: ConnectorSettings,
     /// Answering.
     pub answer: AnswerSettings,
     /// Logging.
@@ -188,6 +193,37 @@ impl Default for IngestSettings {
             max_page_bytes: 20 * 1024 * 1024,
             job_lease_secs: 60,
             schedule_interval_secs: 30,
+        }
+    }
+}
+
+/// `[connectors]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectorSettings {
+    /// Attempts of one remote call (the first included) on 5xx, timeouts and throttling.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds, doubled each time (with jitter).
+    pub backoff_base_ms: u64,
+    /// Longest retry delay in milliseconds.
+    pub backoff_max_ms: u64,
+    /// A `Retry-After` longer than this (seconds) is not waited for inline: the sync is retried later.
+    pub max_inline_wait_secs: u64,
+    /// Seconds per remote request.
+    pub timeout_secs: u64,
+    /// Remotes without a deletion feed are listed in full (ids only) every this many syncs.
+    pub prune_every: u32,
+}
+
+impl Default for ConnectorSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            backoff_base_ms: 500,
+            backoff_max_ms: 8000,
+            max_inline_wait_secs: 120,
+            timeout_secs: 60,
+            prune_every: 1,
         }
     }
 }
@@ -391,6 +427,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./twig-data"),
             database_url: None,
             model_dir: None,
+            secret_key: None,
             server: ServerSettings::default(),
             embedding: EmbeddingSettings::default(),
             search: SearchSettings::default(),
@@ -399,6 +436,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             llm: twig_llm::LlmConfig::default(),
             ingest: IngestSettings::default(),
+            connectors: ConnectorSettings::default(),
             answer: AnswerSettings::default(),
             log: LogSettings::default(),
         }
@@ -442,6 +480,11 @@ data_dir = "./twig-data"
 # Directory of the embedding model files (TWIG_MODEL_DIR). Unset: ~/.cache/twig/models/all-MiniLM-L6-v2
 # ($XDG_CACHE_HOME is honoured). `twig serve` fetches the model there on first start.
 # model_dir = "./models/all-MiniLM-L6-v2"
+
+# Key sealing stored secrets (connector tokens, webhook secrets) with AES-256-GCM
+# (TWIG_SECRET_KEY): 64 hex characters or base64 of 32 bytes. Unset: secret.key in data_dir,
+# created with mode 0600 on first start. Nodes sharing one database need the same key.
+# secret_key = "…"
 
 [server]
 # Largest JSON request body accepted, in bytes.
@@ -600,6 +643,21 @@ max_page_bytes = 20971520
 job_lease_secs = 60
 # Seconds between passes of the scheduler that queues hourly/daily/weekly syncs.
 schedule_interval_secs = 30
+
+[connectors]
+# Remote calls of connector syncs: attempts on 5xx, timeouts and 429 (the first included),
+# backoff from backoff_base_ms doubling up to backoff_max_ms with jitter. 401/403 fail at once.
+max_attempts = 5
+backoff_base_ms = 500
+backoff_max_ms = 8000
+# A Retry-After longer than this many seconds is not waited for inline: the sync job is
+# retried after it instead.
+max_inline_wait_secs = 120
+# Seconds per remote request.
+timeout_secs = 60
+# Remotes without a deletion feed (Confluence, Notion) are listed in full, ids only, every
+# this many syncs; documents no longer listed are removed.
+prune_every = 1
 
 [answer]
 # Answer given, without calling any model, when no chunk reaches the similarity threshold.
@@ -818,6 +876,25 @@ impl Settings {
         }
         if ing.workers > 64 {
             bail!("setting `ingest.workers` (TWIG_INGEST__WORKERS): at most 64");
+        }
+        let con = &self.connectors;
+        for (name, v) in [
+            ("max_attempts", u64::from(con.max_attempts)),
+            ("backoff_base_ms", con.backoff_base_ms),
+            ("backoff_max_ms", con.backoff_max_ms),
+            ("timeout_secs", con.timeout_secs),
+            ("prune_every", u64::from(con.prune_every)),
+        ] {
+            if v == 0 {
+                bail!(
+                    "setting `connectors.{name}` (TWIG_CONNECTORS__{}): must be at least 1",
+                    name.to_uppercase()
+                );
+            }
+        }
+        if let Some(k) = &self.secret_key {
+            twig_store::secrets::SecretBox::parse(k)
+                .map_err(|e| anyhow::anyhow!("setting `secret_key` (TWIG_SECRET_KEY): {e}"))?;
         }
         self.answer.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {

@@ -24,6 +24,15 @@ pub fn config(settings: &Settings) -> IngestConfig {
     };
     c.allow_private_networks = s.allow_private_networks;
     c.max_page_bytes = s.max_page_bytes;
+    let k = &settings.connectors;
+    c.connector_retry = twig_ingest::connectors::http::RetryPolicy {
+        max_attempts: k.max_attempts,
+        base_delay: Duration::from_millis(k.backoff_base_ms),
+        max_delay: Duration::from_millis(k.backoff_max_ms.max(k.backoff_base_ms)),
+        max_inline_wait: Duration::from_secs(k.max_inline_wait_secs),
+        timeout: Duration::from_secs(k.timeout_secs),
+    };
+    c.prune_every = k.prune_every;
     c
 }
 

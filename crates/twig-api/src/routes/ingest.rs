@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 use twig_core::document::Document;
-use twig_core::ingest::{SyncStatus, UploadLimits, UploadedDocument, UploadedFile};
+use twig_core::ingest::{ConnectionTest, SyncStatus, UploadLimits, UploadedDocument, UploadedFile};
 use twig_core::job::Job;
 use twig_core::service::{data_sources, ingest};
 use twig_core::Error;
@@ -30,6 +30,25 @@ pub async fn sync(
 ) -> Result<(StatusCode, axum::Json<Job>), ApiError> {
     let job = ingest::request_sync(s.store.as_ref(), &auth.key.org_id, &id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+/// Checks the source's credentials and access without syncing. Requires Write scope.
+///
+/// Answers 200 either way: `ok` tells whether the remote could be read, `message` what it said.
+#[utoipa::path(post, path = "/api/v1/data-sources/{id}/test", tag = "data-sources",
+    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    responses((status = 200, body = ConnectionTest,
+        example = json!({"ok": true, "message": "Connection successful, found 42 pages", "items_found": 42})),
+        (status = "4XX", body = ErrorBody)))]
+pub async fn test(
+    State(s): State<AppState>,
+    auth: Authed<Write>,
+    PathId(id): PathId,
+) -> Result<axum::Json<ConnectionTest>, ApiError> {
+    Ok(axum::Json(
+        ingest::test_connection(s.store.as_ref(), s.ingestor.as_ref(), &auth.key.org_id, &id)
+            .await?,
+    ))
 }
 
 /// Processing status and progress of the current (or last) sync. Requires Read scope.

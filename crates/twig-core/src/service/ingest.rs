@@ -26,6 +26,17 @@ pub async fn request_sync(store: &dyn Store, org: &OrgId, id: &str) -> Result<Jo
     Ok(enqueue_sync(store, org, &ds.id).await?.0)
 }
 
+/// Tests a data source's connection (credentials, access) without syncing.
+pub async fn test_connection(
+    store: &dyn Store,
+    ingestor: &dyn Ingestor,
+    org: &OrgId,
+    id: &str,
+) -> Result<crate::ingest::ConnectionTest> {
+    let ds = data_sources::get(store, org, id).await?;
+    ingestor.test_connection(&ds).await
+}
+
 /// Enqueues a sync job unless one is unfinished; tells whether a job was created.
 pub async fn enqueue_sync(
     store: &dyn Store,

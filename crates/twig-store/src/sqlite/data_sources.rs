@@ -1,6 +1,7 @@
 //! Data-source records.
 
 use super::{backend, bounds, from_micros, from_micros_opt, micros};
+use serde_json::{Map, Value};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use twig_core::datasource::{DataSource, DataSourceStatus, DataSourceType, SyncFrequency};
@@ -10,22 +11,58 @@ use twig_core::page::{Listed, Page};
 use twig_core::store::StoreResult;
 use twig_core::time::Timestamp;
 
+use crate::secrets::SecretBox;
+
+/// The config as stored: secret fields sealed.
+pub(super) fn seal_config(
+    kind: DataSourceType,
+    config: &Map<String, Value>,
+    secrets: &SecretBox,
+) -> String {
+    let mut out = config.clone();
+    for name in kind.secret_fields() {
+        if let Some(Value::String(v)) = out.get_mut(name) {
+            *v = secrets.seal(v);
+        }
+    }
+    Value::Object(out).to_string()
+}
+
+/// The stored config with its secret fields opened.
+fn open_config(
+    kind: DataSourceType,
+    mut config: Map<String, Value>,
+    secrets: &SecretBox,
+) -> StoreResult<Map<String, Value>> {
+    for name in kind.secret_fields() {
+        if let Some(Value::String(v)) = config.get_mut(name) {
+            *v = secrets.open(v).map_err(backend)?;
+        }
+    }
+    Ok(config)
+}
+
 const SELECT: &str =
     "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
     last_synced_at, last_error, created_at, updated_at FROM data_sources";
 
-fn row(r: &SqliteRow) -> StoreResult<DataSource> {
+fn row(r: &SqliteRow, secrets: &SecretBox) -> StoreResult<DataSource> {
     let kind: String = r.try_get("type").map_err(backend)?;
     let freq: String = r.try_get("sync_frequency").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
     let config: String = r.try_get("config").map_err(backend)?;
+    let kind = DataSourceType::parse_stored(&kind)
+        .ok_or_else(|| backend(anyhow::anyhow!("unknown stored type {kind:?}")))?;
     Ok(DataSource {
         id: DataSourceId::from_trusted(r.try_get("id").map_err(backend)?),
         org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
-        kind: DataSourceType::parse_stored(&kind)
-            .ok_or_else(|| backend(anyhow::anyhow!("unknown stored type {kind:?}")))?,
+        kind,
         name: r.try_get("name").map_err(backend)?,
-        config: serde_json::from_str(&config).map_err(backend)?,
+        config: open_config(
+            kind,
+            serde_json::from_str(&config).map_err(backend)?,
+            secrets,
+        )?,
         sync_frequency: SyncFrequency::parse(&freq)
             .ok_or_else(|| backend(anyhow::anyhow!("unknown stored sync_frequency {freq:?}")))?,
         status: DataSourceStatus::parse(&status)
@@ -44,6 +81,7 @@ fn row(r: &SqliteRow) -> StoreResult<DataSource> {
 pub(super) async fn insert(
     tx: &mut Transaction<'static, Sqlite>,
     d: &DataSource,
+    secrets: &SecretBox,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO data_sources (id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
@@ -53,7 +91,7 @@ pub(super) async fn insert(
     .bind(d.org_id.as_str())
     .bind(d.kind.as_str())
     .bind(&d.name)
-    .bind(serde_json::Value::Object(d.config.clone()).to_string())
+    .bind(seal_config(d.kind, &d.config, secrets))
     .bind(d.sync_frequency.as_str())
     .bind(d.status.as_str())
     .bind(d.chunks_indexed as i64)
@@ -71,6 +109,7 @@ pub(super) async fn get(
     pool: &SqlitePool,
     org: &OrgId,
     id: &DataSourceId,
+    secrets: &SecretBox,
 ) -> StoreResult<Option<DataSource>> {
     let r = sqlx::query(&format!("{SELECT} WHERE org_id = ? AND id = ?"))
         .bind(org.as_str())
@@ -78,7 +117,7 @@ pub(super) async fn get(
         .fetch_optional(pool)
         .await
         .map_err(backend)?;
-    r.as_ref().map(row).transpose()
+    r.as_ref().map(|r| row(r, secrets)).transpose()
 }
 
 pub(super) async fn list(
@@ -86,6 +125,7 @@ pub(super) async fn list(
     org: &OrgId,
     status: Option<DataSourceStatus>,
     page: Page,
+    secrets: &SecretBox,
 ) -> StoreResult<Listed<DataSource>> {
     let status = status.map(|s| s.as_str());
     let filter = "org_id = ? AND (? IS NULL OR status = ?)";
@@ -109,7 +149,10 @@ pub(super) async fn list(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    let items = rows.iter().map(row).collect::<StoreResult<_>>()?;
+    let items = rows
+        .iter()
+        .map(|r| row(r, secrets))
+        .collect::<StoreResult<_>>()?;
     Ok(Listed {
         items,
         total: total as u64,
@@ -119,12 +162,13 @@ pub(super) async fn list(
 pub(super) async fn update(
     tx: &mut Transaction<'static, Sqlite>,
     d: &DataSource,
+    secrets: &SecretBox,
 ) -> StoreResult<bool> {
     let res = sqlx::query(
         "UPDATE data_sources SET name = ?, config = ?, sync_frequency = ?, updated_at = ? WHERE id = ? AND org_id = ?",
     )
     .bind(&d.name)
-    .bind(serde_json::Value::Object(d.config.clone()).to_string())
+    .bind(seal_config(d.kind, &d.config, secrets))
     .bind(d.sync_frequency.as_str())
     .bind(micros(&d.updated_at))
     .bind(d.id.as_str())
@@ -222,6 +266,7 @@ pub(super) async fn record_outcome(
 
 pub(super) async fn scheduled(
     pool: &SqlitePool,
+    secrets: &SecretBox,
 ) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
     let rows = sqlx::query(
         "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed, last_synced_at,
@@ -234,7 +279,7 @@ pub(super) async fn scheduled(
     rows.iter()
         .map(|r| {
             Ok((
-                row(r)?,
+                row(r, secrets)?,
                 from_micros_opt(r.try_get("sync_started_at").map_err(backend)?)?,
             ))
         })
@@ -244,11 +289,12 @@ pub(super) async fn scheduled(
 pub(super) async fn in_status(
     pool: &SqlitePool,
     status: DataSourceStatus,
+    secrets: &SecretBox,
 ) -> StoreResult<Vec<DataSource>> {
     let rows = sqlx::query(&format!("{SELECT} WHERE status = ? ORDER BY id"))
         .bind(status.as_str())
         .fetch_all(pool)
         .await
         .map_err(backend)?;
-    rows.iter().map(row).collect()
+    rows.iter().map(|r| row(r, secrets)).collect()
 }

@@ -89,12 +89,12 @@ impl KbStore for SqliteStore {
             Some(id) => DataSourceId::from_trusted(id),
             None => {
                 let ds = DataSource::knowledge_base(org.clone());
-                data_sources::insert(&mut tx, &ds).await?;
+                data_sources::insert(&mut tx, &ds, &self.secrets).await?;
                 ds.id
             }
         };
         tx.commit().await.map_err(backend)?;
-        data_sources::get(&self.read, org, &id)
+        data_sources::get(&self.read, org, &id, &self.secrets)
             .await?
             .ok_or_else(|| backend(anyhow::anyhow!("kb data source {id} vanished")))
     }

@@ -40,6 +40,8 @@ use twig_core::time::Timestamp;
 use twig_core::user::User;
 use twig_core::webhook::EventKind;
 
+use crate::secrets::SecretBox;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Store backed by a SQLite database file.
@@ -47,11 +49,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    secrets: SecretBox,
 }
 
 impl SqliteStore {
-    /// Opens or creates the database at `path` and runs pending migrations.
+    /// Opens or creates the database at `path` and runs pending migrations; secrets are sealed
+    /// with the key in `secret.key` beside it (created on first start).
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with_key(path, None).await
+    }
+
+    /// [`Self::open`] with the secret key given (hex or base64 of 32 bytes) instead of the key file.
+    pub async fn open_with_key(path: &Path, secret_key: Option<&str>) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -73,7 +82,59 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await
             .context("opening read connections")?;
-        Ok(Self { read, write })
+        let secrets = match secret_key {
+            Some(k) => SecretBox::parse(k)?,
+            None => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                SecretBox::load_or_create(&dir.unwrap_or(Path::new(".")).join("secret.key"))?
+            }
+        };
+        let store = Self {
+            read,
+            write,
+            secrets,
+        };
+        store.seal_plain_secrets().await?;
+        Ok(store)
+    }
+
+    /// Seals secrets written before encryption at rest existed (runs at every open; cheap).
+    async fn seal_plain_secrets(&self) -> anyhow::Result<()> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, type, config FROM data_sources")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, kind, config) in rows {
+            let Some(kind) = twig_core::datasource::DataSourceType::parse_stored(&kind) else {
+                continue;
+            };
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&config)?;
+            let sealed = data_sources::seal_config(kind, &map, &self.secrets);
+            if sealed != config {
+                sqlx::query("UPDATE data_sources SET config = ? WHERE id = ?")
+                    .bind(sealed)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for col in ["secret", "previous_secret"] {
+            let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT id, {col} FROM webhooks WHERE {col} IS NOT NULL AND {col} NOT LIKE 'enc:v1:%'"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, plain) in rows {
+                sqlx::query(&format!("UPDATE webhooks SET {col} = ? WHERE id = ?"))
+                    .bind(self.secrets.seal(&plain))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
@@ -291,7 +352,7 @@ impl Store for SqliteStore {
 
     async fn create_data_source(&self, ds: &DataSource) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        data_sources::insert(&mut tx, ds).await?;
+        data_sources::insert(&mut tx, ds, &self.secrets).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -300,7 +361,7 @@ impl Store for SqliteStore {
         org: &OrgId,
         id: &DataSourceId,
     ) -> StoreResult<Option<DataSource>> {
-        data_sources::get(&self.read, org, id).await
+        data_sources::get(&self.read, org, id, &self.secrets).await
     }
 
     async fn list_data_sources(
@@ -309,19 +370,22 @@ impl Store for SqliteStore {
         status: Option<DataSourceStatus>,
         page: Page,
     ) -> StoreResult<Listed<DataSource>> {
-        data_sources::list(&self.read, org, status, page).await
+        data_sources::list(&self.read, org, status, page, &self.secrets).await
     }
 
     async fn update_data_source(&self, ds: &DataSource) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done = data_sources::update(&mut tx, ds).await?;
+        let done = data_sources::update(&mut tx, ds, &self.secrets).await?;
         tx.commit().await.map_err(backend)?;
         Ok(done)
     }
 
     async fn delete_data_source(&self, org: &OrgId, id: &DataSourceId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        if data_sources::get(&self.read, org, id).await?.is_none() {
+        if data_sources::get(&self.read, org, id, &self.secrets)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
         documents::log_data_source_removal(&mut tx, id).await?;
@@ -355,6 +419,33 @@ impl Store for SqliteStore {
         data_sources::counters(&self.read, org, ds).await
     }
 
+    async fn sync_cursor(&self, ds: &DataSourceId) -> StoreResult<Option<serde_json::Value>> {
+        let raw: Option<Option<String>> =
+            sqlx::query_scalar("SELECT sync_cursor FROM data_sources WHERE id = ?")
+                .bind(ds.as_str())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(backend)?;
+        raw.flatten()
+            .map(|s| serde_json::from_str(&s).map_err(backend))
+            .transpose()
+    }
+
+    async fn save_sync_cursor(
+        &self,
+        ds: &DataSourceId,
+        cursor: Option<&serde_json::Value>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE data_sources SET sync_cursor = ? WHERE id = ?")
+            .bind(cursor.map(|c| c.to_string()))
+            .bind(ds.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
     async fn record_sync_outcome(
         &self,
         ds: &DataSourceId,
@@ -375,11 +466,11 @@ impl Store for SqliteStore {
         &self,
         status: DataSourceStatus,
     ) -> StoreResult<Vec<DataSource>> {
-        data_sources::in_status(&self.read, status).await
+        data_sources::in_status(&self.read, status, &self.secrets).await
     }
 
     async fn scheduled_data_sources(&self) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
-        data_sources::scheduled(&self.read).await
+        data_sources::scheduled(&self.read, &self.secrets).await
     }
 
     fn documents(&self) -> &dyn DocumentStore {

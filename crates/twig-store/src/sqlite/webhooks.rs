@@ -210,7 +210,7 @@ impl WebhookStore for SqliteStore {
         .bind(i64::from(h.enabled))
         .bind(&h.disabled_reason)
         .bind(h.failing_since.as_ref().map(micros))
-        .bind(secret)
+        .bind(self.secrets.seal(secret))
         .bind(micros(&h.created_at))
         .bind(micros(&h.updated_at))
         .execute(&mut *tx)
@@ -304,7 +304,7 @@ impl WebhookStore for SqliteStore {
              WHERE org_id = ? AND id = ?",
         )
         .bind(micros(&previous_until))
-        .bind(secret)
+        .bind(self.secrets.seal(secret))
         .bind(micros(&time::now()))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -444,12 +444,16 @@ impl WebhookStore for SqliteStore {
         };
         let webhook = hook_row(&h)?;
         let previous: Option<String> = h.try_get("previous_secret").map_err(backend)?;
+        let previous = previous
+            .map(|p| self.secrets.open(&p).map_err(backend))
+            .transpose()?;
         let until = from_micros_opt(h.try_get("previous_secret_until").map_err(backend)?)?;
+        let current: String = h.try_get("secret").map_err(backend)?;
         Ok(Some(DeliveryTarget {
             delivery,
             webhook,
             secrets: SigningSecrets {
-                current: h.try_get("secret").map_err(backend)?,
+                current: self.secrets.open(&current).map_err(backend)?,
                 previous: previous.zip(until),
             },
         }))

@@ -112,6 +112,7 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("PUT", "/api/v1/data-sources/{id}"),
         ("DELETE", "/api/v1/data-sources/{id}"),
         ("POST", "/api/v1/data-sources/{id}/sync"),
+        ("POST", "/api/v1/data-sources/{id}/test"),
         ("GET", "/api/v1/data-sources/{id}/status"),
         ("GET", "/api/v1/data-sources/{id}/documents"),
         ("POST", "/api/v1/data-sources/{id}/files"),

@@ -1,0 +1,21 @@
+//! Connectors: one module per vendor, each only translating the vendor's API into
+//! [`Item`](twig_core::connector::Item)s behind core's [`Connector`] port. Scheduling, retries
+//! of whole syncs, embedding and indexing belong to the sync job; auth, pagination helpers,
+//! `Retry-After` and error mapping to [`http::Remote`].
+
+pub mod http;
+pub(crate) mod sync;
+pub(crate) mod test;
+
+use http::ConnectorEnv;
+use twig_core::connector::{Connector, ConnectorError};
+use twig_core::datasource::DataSource;
+
+/// The connector that reads `ds`, built from its validated config.
+pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, ConnectorError> {
+    let _ = env;
+    Err(ConnectorError::Permanent(format!(
+        "syncing {} data sources is not available yet",
+        ds.kind.as_str()
+    )))
+}
