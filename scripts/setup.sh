@@ -16,3 +16,13 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 1
     fi
 fi
+
+# The website-crawl test (crates/twig/tests/api/books.rs) crawls the Rust book, the Cargo
+# book and the Rust reference that ship with the toolchain: rustup's rust-docs component,
+# part of the default profile. Debian's rust-doc is no substitute (no Cargo book, older
+# mdBook without toc.html), and this project installs nothing from outside crates.io, PyPI,
+# npm and Debian, so a toolchain without the component only gets told; the test then skips.
+sysroot="$(rustc --print sysroot 2>/dev/null || true)"
+if [ ! -f "$sysroot/share/doc/rust/html/book/toc.html" ]; then
+    echo "note: no Rust documentation in $sysroot (rustup component add rust-docs); the crawl test of the Rust books will be skipped" >&2
+fi

@@ -147,7 +147,7 @@ const WEBSITE_FIELDS: &[Field] = &[
         FieldKind::Int {
             min: 1,
             max: 10_000,
-            default: Some(1000),
+            default: Some(10_000),
         },
         false,
     ),
@@ -822,7 +822,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ds.status, DataSourceStatus::Pending);
-        assert_eq!(ds.config["max_pages"], json!(1000));
+        assert_eq!(ds.config["max_pages"], json!(10_000));
         assert_eq!(ds.config["max_depth"], json!(3));
         assert_eq!(ds.config["requests_per_second"], json!(1.0));
         assert_eq!(

@@ -37,7 +37,7 @@ impl CrawlConfig {
     pub fn new(start_url: Url) -> Self {
         Self {
             start_url,
-            max_pages: 1000,
+            max_pages: 10_000,
             max_depth: 3,
             include_patterns: Vec::new(),
             exclude_patterns: Vec::new(),

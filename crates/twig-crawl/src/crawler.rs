@@ -16,8 +16,15 @@ use url::Url;
 /// Crawl the site of `config.start_url`, calling `on_page` for every outcome.
 ///
 /// Pages are fetched one at a time (politeness over speed). Returns `Ok` with
-/// `cancelled = true` when `cancel` fires; `Err` only for unusable config or a
-/// start URL refused by the SSRF guard.
+/// `cancelled = true` when `cancel` fires; `Err` for unusable config and for a start
+/// URL refused for good (SSRF guard, a 4xx answer, robots.txt), so the caller can fail
+/// at once instead of retrying.
+///
+/// Depth: the start URL and sitemap URLs are depth 0, a link leads one level deeper, and
+/// a frame (`<iframe>`, `<frame>`) is part of its page, so it keeps the page's depth.
+/// Every page gets the smallest depth by which it can be reached (0-1 breadth-first
+/// order), so a chapter listed in a table-of-contents frame is not pushed out of
+/// `max_depth` by the prev/next chain that happened to reach it first.
 pub async fn crawl(
     config: CrawlConfig,
     previous: &[PreviousPage],
@@ -57,7 +64,8 @@ pub async fn crawl(
         previous,
         robots: HashMap::new(),
         queue: VecDeque::new(),
-        queued: HashSet::new(),
+        queued: HashMap::new(),
+        refused: None,
         done: HashSet::new(),
         kept: HashSet::new(),
         links_unknown: false,
@@ -66,6 +74,12 @@ pub async fn crawl(
         on_page,
     };
     crawler.run().await;
+    if let Some(reason) = crawler.refused.take() {
+        return Err(CrawlError::StartRefused {
+            url: crawler.start.to_string(),
+            reason,
+        });
+    }
     Ok(crawler.finish())
 }
 
@@ -79,9 +93,12 @@ pub(crate) struct Crawler<F: FnMut(PageOutcome) + Send> {
     previous: HashMap<String, PreviousPage>,
     /// robots.txt per origin (scheme://host:port).
     pub robots: HashMap<String, Robots>,
+    /// Frontier in nondecreasing depth: links go to the back, frames to the front.
     queue: VecDeque<(Url, usize)>,
-    /// URLs ever queued, so each is queued once.
-    queued: HashSet<String>,
+    /// Smallest depth each URL was queued at; a URL is queued again only at a smaller one.
+    queued: HashMap<String, usize>,
+    /// Why the start URL is refused for good, which ends the crawl.
+    refused: Option<String>,
     /// URLs whose fetch finished, and page identities already reported.
     done: HashSet<String>,
     /// Identities still alive or not to be deleted (Fetched/304/Gone/Failed).
@@ -96,9 +113,15 @@ pub(crate) struct Crawler<F: FnMut(PageOutcome) + Send> {
 impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
     async fn run(&mut self) {
         let start = self.start.clone();
-        self.enqueue(start.clone(), 0, true);
-        if self.robots_for(&start).await.is_err() {
-            return self.stop_cancelled();
+        self.enqueue(start.clone(), 0, true, false);
+        match self.robots_for(&start).await {
+            Err(()) => return self.stop_cancelled(),
+            // A robots.txt that cannot be read (5xx) may come back; one that forbids does not.
+            Ok(false) if !self.robots_unavailable(&start) => {
+                self.refused = Some("robots.txt forbids crawling it".into());
+                return;
+            }
+            Ok(_) => {}
         }
         if self.load_sitemaps().await.is_err() {
             return self.stop_cancelled();
@@ -107,8 +130,10 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
             if self.cancel.is_cancelled() {
                 return self.stop_cancelled();
             }
-            if self.done.contains(url.as_str()) {
-                continue;
+            if self.done.contains(url.as_str())
+                || self.queued.get(url.as_str()).is_some_and(|&d| d < depth)
+            {
+                continue; // fetched already, or queued again at a smaller depth
             }
             if self.pages_requested >= self.config.max_pages {
                 tracing::debug!("max_pages reached; frontier left: {}", self.queue.len() + 1);
@@ -131,6 +156,9 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
             if self.process(url, depth).await.is_err() {
                 return self.stop_cancelled();
             }
+            if self.refused.is_some() {
+                return;
+            }
         }
         self.summary.complete = true;
     }
@@ -140,9 +168,13 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
     }
 
     /// Queue `url` at `depth` if in scope; the start URL bypasses the filters.
-    pub fn enqueue(&mut self, url: Url, depth: usize, is_start: bool) {
+    /// A frame (`embedded`) goes to the front: it has its page's depth, not one more.
+    pub fn enqueue(&mut self, url: Url, depth: usize, is_start: bool, embedded: bool) {
         let key = url.to_string();
-        if depth > self.config.max_depth || self.queued.contains(&key) || self.done.contains(&key) {
+        if depth > self.config.max_depth
+            || self.queued.get(&key).is_some_and(|&d| d <= depth)
+            || self.done.contains(&key)
+        {
             return;
         }
         if !same_site(&self.start, &url) {
@@ -152,8 +184,12 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
         if !is_start && !allowed_by_filters(&url, &cfg.include_patterns, &cfg.exclude_patterns) {
             return;
         }
-        self.queued.insert(key);
-        self.queue.push_back((url, depth));
+        self.queued.insert(key, depth);
+        if embedded {
+            self.queue.push_front((url, depth));
+        } else {
+            self.queue.push_back((url, depth));
+        }
     }
 
     pub fn emit(&mut self, outcome: PageOutcome) {
@@ -243,12 +279,19 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
                 self.kept.insert(url.clone());
                 self.emit(PageOutcome::NotModified { url: url.clone() });
                 // A 304 has no body: follow the links stored from the last sync.
-                match self.previous.get(&url).map(|p| p.links.clone()) {
-                    Some(links) if !links.is_empty() => {
-                        self.follow(&current, &links, depth);
+                match self.previous.get(&url).cloned() {
+                    Some(p) if !(p.links.is_empty() && p.frames.is_empty()) => {
+                        self.follow(&current, &p.links, depth, false);
+                        self.follow(&current, &p.frames, depth, true);
                     }
                     _ => self.links_unknown = true,
                 }
+            }
+            // The start URL answering 4xx (but for 408/429, which pass) is a wrong URL.
+            Reply::Status(status @ 400..=499)
+                if original == self.start.as_str() && !matches!(status, 408 | 429) =>
+            {
+                self.refused = Some(format!("it answered HTTP {status}"));
             }
             Reply::Status(status @ (404 | 410)) => {
                 self.kept.insert(url.clone());
@@ -278,10 +321,13 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
             } => {
                 let mut identity = url.clone();
                 let mut links = Vec::new();
+                let mut frames = Vec::new();
                 if is_html {
                     let info = self.extractor.inspect(&current, &body);
                     if !info.nofollow {
-                        links = self.follow(&current, &info.links, depth);
+                        // Frames first: they go to the front of the queue, at this depth.
+                        frames = self.follow(&current, &info.frames, depth, true);
+                        links = self.follow(&current, &info.links, depth, false);
                     }
                     let canonical = info.canonical.as_deref().and_then(|c| resolve(&current, c));
                     if let Some(canon) = canonical.filter(|c| same_site(&self.start, c)) {
@@ -310,6 +356,7 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
                     last_modified,
                     depth,
                     links,
+                    frames,
                 });
             }
         }
@@ -325,13 +372,15 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
         });
     }
 
-    /// Queue in-scope links found at `depth`; returns the normalised in-site links.
-    fn follow(&mut self, base: &Url, hrefs: &[String], depth: usize) -> Vec<String> {
+    /// Queue in-scope links (one level deeper) or frames (same depth) of a page at `depth`;
+    /// returns them normalised.
+    fn follow(&mut self, base: &Url, hrefs: &[String], depth: usize, frames: bool) -> Vec<String> {
         let mut out = Vec::new();
+        let next = if frames { depth } else { depth + 1 };
         for href in hrefs {
             if let Some(u) = resolve(base, href).filter(|u| same_site(&self.start, u)) {
                 out.push(u.to_string());
-                self.enqueue(u, depth + 1, false);
+                self.enqueue(u, next, false, frames);
             }
         }
         out.sort();

@@ -56,10 +56,15 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
         Ok(self.robots.get(&origin).is_some_and(|r| r.allowed(url)))
     }
 
+    /// Whether `url`'s origin has a robots.txt that could not be read (5xx/unreachable).
+    pub(crate) fn robots_unavailable(&self, url: &Url) -> bool {
+        let origin = url.origin().ascii_serialization();
+        self.robots.get(&origin).is_some_and(Robots::is_unavailable)
+    }
+
     /// Skip reason for a URL refused by robots.txt handling.
     pub(crate) fn robots_refusal(&self, url: &Url) -> String {
-        let origin = url.origin().ascii_serialization();
-        if self.robots.get(&origin).is_some_and(Robots::is_unavailable) {
+        if self.robots_unavailable(url) {
             "robots.txt unavailable (server error or unreachable); host not crawled".into()
         } else {
             "disallowed by robots.txt".into()
@@ -107,7 +112,7 @@ impl<F: FnMut(PageOutcome) + Send> Crawler<F> {
                     pending.push(u);
                 } else if seeds < self.config.max_pages {
                     seeds += 1;
-                    self.enqueue(u, 0, false);
+                    self.enqueue(u, 0, false, false);
                 }
             }
         }

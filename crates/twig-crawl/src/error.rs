@@ -14,6 +14,15 @@ pub enum CrawlError {
         /// Why it was refused.
         reason: String,
     },
+    /// The start URL itself is refused for good (4xx, or robots.txt forbids it):
+    /// retrying cannot help until the site or the configuration changes.
+    #[error("start URL {url} refused: {reason}")]
+    StartRefused {
+        /// The refused URL.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build HTTP client: {0}")]
     Client(String),

@@ -18,6 +18,9 @@
 //! - Sitemaps: `Sitemap:` lines of the start origin's robots.txt, else `/sitemap.xml`;
 //!   index files followed; at most 20 files of at most 50 MiB; gzip-compressed
 //!   `.xml.gz` files are not supported. Their URLs are depth-0 seeds.
+//! - Links: `<a>`/`<area>` and `<link rel=next|prev|alternate>` are one level deeper;
+//!   frames (`<iframe>`, `<frame>`) keep their page's depth; each page gets its smallest depth.
+//! - A start URL refused for good (SSRF guard, 4xx, robots.txt) is an error, not a page.
 //! - Normalisation ([`normalize_url`]): query order and `index.html` are kept.
 //!   `<link rel=canonical>` (same site only) becomes the page identity; the
 //!   canonical URL itself is then not fetched, and a second page naming an

@@ -13,6 +13,8 @@ pub struct PreviousPage {
     pub last_modified: Option<String>,
     /// Outgoing links reported last time (`PageOutcome::Fetched::links`); followed on a 304.
     pub links: Vec<String>,
+    /// Embedded documents reported last time (`PageOutcome::Fetched::frames`); followed on a 304.
+    pub frames: Vec<String>,
 }
 
 /// What happened to one URL.
@@ -34,6 +36,8 @@ pub enum PageOutcome {
         depth: usize,
         /// Normalised in-scope links found on the page; store them for the next sync.
         links: Vec<String>,
+        /// Normalised in-scope frames (`<iframe>`, `<frame>`) of the page; store them too.
+        frames: Vec<String>,
     },
     /// The server answered 304 to a conditional request.
     NotModified {
@@ -66,8 +70,11 @@ pub enum PageOutcome {
 /// Link information the caller's HTML parser extracts from a page.
 #[derive(Debug, Clone, Default)]
 pub struct PageLinks {
-    /// `href` values (absolute or relative to `base`).
+    /// `href` values (absolute or relative to `base`), followed one level deeper.
     pub links: Vec<String>,
+    /// Embedded documents (`<iframe src>`, `<frame src>`), fetched at the page's own depth:
+    /// they are part of the page, such as mdBook's table of contents.
+    pub frames: Vec<String>,
     /// `<link rel=canonical>` target, if any.
     pub canonical: Option<String>,
     /// `<meta name=robots content=nofollow>`: do not follow links.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{brief, path_of, start_site, HrefExtractor};
+use common::{brief, path_of, start_site, HrefExtractor, BOOK_CHAPTERS};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -152,6 +152,7 @@ async fn resync_uses_conditional_requests() {
         etag: etag.map(str::to_string),
         last_modified: lm.map(str::to_string),
         links: links.iter().map(|l| site.url(l)).collect(),
+        frames: Vec::new(),
     };
     let previous = vec![
         prev("/", Some("\"v1\""), None, &["/a", "/b", "/removed"]),
@@ -396,4 +397,89 @@ async fn robots_server_error_means_host_not_crawled() {
     assert_eq!(summary.fetched, 0);
     assert!(reason(find(&outs, "/")).contains("robots.txt unavailable"));
     assert_eq!(site.state.count("/"), 0);
+}
+
+/// Fetched pages' paths and depths.
+fn depths(outs: &[PageOutcome]) -> Vec<(String, usize)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            PageOutcome::Fetched { depth, .. } => Some((path_of(o), *depth)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn frames_are_part_of_their_page_so_a_toc_frame_reaches_every_chapter() {
+    let (site, _offsite) = start_site().await;
+    let mut cfg = config(&site.url("/book/"));
+    cfg.include_patterns = vec!["/book/*".into()];
+    // One level: only the TOC frame (depth 0, like its page) can reach the last chapter.
+    cfg.max_depth = 1;
+    let (summary, outs) = run(cfg.clone(), &[]).await;
+    assert!(summary.complete, "{}", brief(&outs));
+    let got = depths(&outs);
+    for n in 0..BOOK_CHAPTERS {
+        let path = format!("/book/ch{n}.html");
+        assert!(
+            got.iter().any(|(p, d)| *p == path && *d == 1),
+            "{path} at depth 1: {got:?}"
+        );
+    }
+    // The TOC is fetched and followed but noindex, so it is not reported as a page.
+    assert!(reason(find(&outs, "/book/toc.html")).contains("noindex"));
+    assert_eq!(
+        site.state.count("/book/toc.html"),
+        1,
+        "one frame, fetched once"
+    );
+    match find(&outs, "/book/ch3.html") {
+        PageOutcome::Fetched { frames, links, .. } => {
+            assert_eq!(frames, &[site.url("/book/toc.html")]);
+            assert!(links.contains(&site.url("/book/ch4.html")), "{links:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A frameset's frames keep the frameset's depth.
+    let mut cfg = config(&site.url("/frames"));
+    cfg.max_depth = 0;
+    let (_, outs) = run(cfg, &[]).await;
+    let got = depths(&outs);
+    assert!(got.contains(&("/frames/left".into(), 0)), "{got:?}");
+    assert!(got.contains(&("/frames/right".into(), 0)), "{got:?}");
+}
+
+#[tokio::test]
+async fn start_url_refused_for_good_is_an_error() {
+    let (site, _offsite) = start_site().await;
+    let attempt = |path: &'static str| {
+        let cfg = config(&site.url(path));
+        async move {
+            crawl(
+                cfg,
+                &[],
+                Arc::new(HrefExtractor),
+                |_| {},
+                CancellationToken::new(),
+            )
+            .await
+        }
+    };
+    for (path, why) in [
+        ("/missing", "HTTP 404"),
+        ("/gone-start", "HTTP 410"),
+        ("/private/secret", "robots.txt forbids"),
+    ] {
+        match attempt(path).await {
+            Err(e @ CrawlError::StartRefused { .. }) => {
+                assert!(e.to_string().contains(why), "{path}: {e}")
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    assert_eq!(site.state.count("/private/secret"), 0);
+    // 429 says "later", not "never": an ordinary failed page.
+    let s = attempt("/busy-start").await.expect("429 is not a refusal");
+    assert!(s.failed >= 1, "{s:?}");
 }

@@ -39,6 +39,7 @@ impl LinkExtractor for Extractor {
             let page = twig_parse::parse_html(&text, Some(base.as_str()));
             PageLinks {
                 links: page.links,
+                frames: page.frames,
                 canonical: page.canonical,
                 nofollow: page.nofollow,
                 noindex: page.noindex,
@@ -96,18 +97,22 @@ fn previous_pages(states: &[(Document, Value)]) -> Vec<PreviousPage> {
                 .get("last_modified")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            links: st
-                .get("links")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            links: strings(st.get("links")),
+            frames: strings(st.get("frames")),
         })
         .collect()
+}
+
+/// The strings of a JSON array (none when absent).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Crawls a website source and indexes its pages.
@@ -164,9 +169,10 @@ pub(crate) async fn sync(
                 last_modified,
                 depth,
                 links,
+                frames,
             } => {
                 discovered.insert(url.clone());
-                for l in &links {
+                for l in links.iter().chain(&frames) {
                     if discovered.len() >= max_pages.saturating_mul(4) {
                         break;
                     }
@@ -174,8 +180,7 @@ pub(crate) async fn sync(
                 }
                 match prepare_page(h, ds, &url, &content_type, body, depth).await? {
                     Ok(input) => {
-                        let state =
-                            json!({"etag": etag, "last_modified": last_modified, "links": links});
+                        let state = json!({"etag": etag, "last_modified": last_modified, "links": links, "frames": frames});
                         pending.push(Pending { url, input, state });
                     }
                     Err(reason) => {

@@ -115,8 +115,12 @@ pub struct HtmlPage {
     pub title: Option<String>,
     /// Main-content text split by headings.
     pub sections: Vec<Section>,
-    /// Absolute http(s) links, deduplicated, fragments removed.
+    /// Absolute http(s) links (`<a>`, `<area>`, `<link rel=next|prev|alternate>`),
+    /// deduplicated, fragments removed.
     pub links: Vec<String>,
+    /// Absolute http(s) URLs of embedded documents (`<iframe src>`, `<frame src>`),
+    /// deduplicated; part of the page rather than links away from it.
+    pub frames: Vec<String>,
     /// Absolute URL from `<link rel="canonical">`.
     pub canonical: Option<String>,
     /// `<meta name="robots" content="noindex">` present.

@@ -196,3 +196,49 @@ fn deeply_nested_does_not_overflow() {
     let page = parse_html(&html, None);
     assert!(page.sections.iter().any(|s| s.text.contains("deep text")));
 }
+
+#[test]
+fn frames_noscript_and_pagination_links() {
+    // mdBook's shape: the table of contents is an iframe inside <noscript>, which an HTML5
+    // parser with scripting on keeps as raw text; prev/next links in <head> and the body.
+    let html = r#"<!doctype html><html><head>
+        <link rel="next" href="ch02.html"><link rel="prev" href="ch00.html">
+        <link rel="alternate" hreflang="de" href="/de/ch01.html">
+        <link rel="alternate" type="application/rss+xml" href="/feed.xml">
+        <link rel="stylesheet" href="style.css"><link rel="icon" href="favicon.png">
+        </head><body>
+        <noscript><iframe class="sidebar-iframe-outer" src="toc.html"></iframe><a href="nojs.html">x</a></noscript>
+        <main><h1>Chapter 1</h1><p>Text.</p><a rel="next prefetch" href="ch02.html#top">Next</a></main>
+        <iframe src="https://video.example.org/embed/1"></iframe>
+        </body></html>"#;
+    let p = parse_html(html, Some("https://book.example.com/ch01.html"));
+    assert_eq!(
+        p.frames,
+        [
+            "https://book.example.com/toc.html",
+            "https://video.example.org/embed/1"
+        ]
+    );
+    assert_eq!(
+        p.links,
+        [
+            "https://book.example.com/ch02.html",
+            "https://book.example.com/ch00.html",
+            "https://book.example.com/de/ch01.html",
+            "https://book.example.com/nojs.html",
+        ],
+        "feeds, stylesheets and icons are not pages"
+    );
+    assert!(!p.sections.iter().any(|s| s.text.contains("iframe")));
+    let p = parse_html(
+        r#"<frameset cols="20%,80%"><frame src="nav.html"><frame src="main.html"></frameset>"#,
+        Some("http://old.example.com/"),
+    );
+    assert_eq!(
+        p.frames,
+        [
+            "http://old.example.com/nav.html",
+            "http://old.example.com/main.html"
+        ]
+    );
+}

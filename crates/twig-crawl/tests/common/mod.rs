@@ -177,6 +177,21 @@ async fn handle(State(st): State<Arc<SiteState>>, req: Request) -> Response {
         "/canon-new" => html("<html><head><link rel=\"canonical\" href=\"/canonical-target\"></head></html>".into()),
         "/nofollow" => html("<meta name=\"robots\" content=\"nofollow\"><a href=\"/hidden\">h</a>".into()),
         "/noindex" => html("<meta name=\"robots\" content=\"noindex\"><a href=\"/via-noindex\">v</a>".into()),
+        // An mdBook-like book: chapters chained by rel=next, all listed only in a TOC frame.
+        "/book/" | "/book/index.html" => html(book_page(0)),
+        "/book/toc.html" => {
+            let items: Vec<String> = (0..BOOK_CHAPTERS).map(|i| format!("ch{i}.html")).collect();
+            let refs: Vec<&str> = items.iter().map(String::as_str).collect();
+            html(format!("<meta name=\"robots\" content=\"noindex\">{}", links(&refs)))
+        }
+        p if p.starts_with("/book/ch") => match p[8..].trim_end_matches(".html").parse() {
+            Ok(n) if n < BOOK_CHAPTERS => html(book_page(n)),
+            _ => StatusCode::NOT_FOUND.into_response(),
+        },
+        "/frames" => html("<frameset><frame src=\"/frames/left\"><frame src=\"/frames/right\"></frameset>".into()),
+        "/frames/left" | "/frames/right" => html(links(&[])),
+        "/gone-start" => StatusCode::GONE.into_response(),
+        "/busy-start" => StatusCode::TOO_MANY_REQUESTS.into_response(),
         p if p.starts_with("/chain/") => {
             let n: u64 = p[7..].parse().unwrap_or(0);
             html(links(&[&format!("/chain/{}", n + 1)]))
@@ -185,7 +200,25 @@ async fn handle(State(st): State<Arc<SiteState>>, req: Request) -> Response {
     }
 }
 
-/// Substring-based extractor: `<a href>`, `<link rel=canonical>`, meta robots.
+/// Chapters of the book under `/book/`.
+pub const BOOK_CHAPTERS: usize = 12;
+
+/// Chapter `n`: a TOC iframe inside <noscript> (as mdBook writes it) and rel=prev/next links.
+fn book_page(n: usize) -> String {
+    let prev = n
+        .checked_sub(1)
+        .map(|p| format!("<a rel=\"prev\" href=\"ch{p}.html\">p</a>"));
+    let next =
+        (n + 1 < BOOK_CHAPTERS).then(|| format!("<a rel=\"next\" href=\"ch{}.html\">n</a>", n + 1));
+    format!(
+        "<!doctype html><html><body><noscript><iframe class=\"sidebar\" src=\"toc.html\"></iframe></noscript>\
+         <main>Chapter {n}</main>{}{}</body></html>",
+        prev.unwrap_or_default(),
+        next.unwrap_or_default()
+    )
+}
+
+/// Substring-based extractor: `<a href>`, `<(i)frame src>`, `<link rel=canonical>`, meta robots.
 pub struct HrefExtractor;
 
 impl LinkExtractor for HrefExtractor {
@@ -206,6 +239,12 @@ impl LinkExtractor for HrefExtractor {
                 out.canonical = href;
             } else if tag.starts_with("a ") {
                 out.links.extend(href);
+            } else if tag.starts_with("iframe ") || tag.starts_with("frame ") {
+                let src = tag.find("src=\"").map(|i| {
+                    let rest = &tag[i + 5..];
+                    rest[..rest.find('"').unwrap_or(rest.len())].to_string()
+                });
+                out.frames.extend(src);
             } else if tag.starts_with("meta") && tag.contains("name=\"robots\"") {
                 out.nofollow |= tag.contains("nofollow");
                 out.noindex |= tag.contains("noindex");

@@ -47,18 +47,17 @@ pub fn parse_html(html: &str, base_url: Option<&str>) -> HtmlPage {
                     og_title = Some(squash_ws(content));
                 }
             }
-            "link" if has_token(el.attr("rel"), "canonical") => {
-                if let Some(h) = el.attr("href") {
-                    hrefs.push((true, h.to_owned()));
-                }
-            }
-            "a" | "area" => {
-                if let Some(h) = el.attr("href") {
-                    if !has_token(el.attr("rel"), "nofollow") {
-                        hrefs.push((false, h.to_owned()));
+            "noscript" => {
+                // Parsed with scripting on, a <noscript> holds raw text; what a script-less
+                // reader sees there (mdBook's table-of-contents iframe) is markup to read too.
+                let inner = Html::parse_fragment(&text_of(node));
+                for n in inner.tree.nodes() {
+                    if let Node::Element(e) = n.value() {
+                        push_ref(e, &mut hrefs);
                     }
                 }
             }
+            _ if push_ref(el, &mut hrefs) => {}
             "h1" if first_h1.is_none() => {
                 let t = squash_ws(&text_of(node));
                 first_h1 = (!t.is_empty()).then_some(t);
@@ -69,14 +68,25 @@ pub fn parse_html(html: &str, base_url: Option<&str>) -> HtmlPage {
     // <base href> applies to every relative URL in the document, wherever it appears.
     let resolve_base = base_href.or(base);
     let mut seen = std::collections::HashSet::new();
-    for (canonical, h) in hrefs {
+    let mut seen_frames = std::collections::HashSet::new();
+    for (kind, h) in hrefs {
         let Some(u) = clean_link(resolve_base.as_ref(), &h) else {
             continue;
         };
-        if canonical {
-            page.canonical.get_or_insert(u);
-        } else if seen.insert(u.clone()) {
-            page.links.push(u);
+        match kind {
+            Ref::Canonical => {
+                page.canonical.get_or_insert(u);
+            }
+            Ref::Frame => {
+                if seen_frames.insert(u.clone()) {
+                    page.frames.push(u);
+                }
+            }
+            Ref::Link => {
+                if seen.insert(u.clone()) {
+                    page.links.push(u);
+                }
+            }
         }
     }
     page.title = page.title.or(og_title).or(first_h1);
@@ -97,6 +107,44 @@ pub(crate) fn html_document(page: HtmlPage) -> ParsedDocument {
         sections: page.sections,
         format: Format::Html,
         metadata,
+    }
+}
+
+/// What a URL found in a page is to a crawler.
+enum Ref {
+    Canonical,
+    Link,
+    Frame,
+}
+
+/// Records the URL an element points to, if it is one a crawler follows; true if it was.
+fn push_ref(el: &scraper::node::Element, out: &mut Vec<(Ref, String)>) -> bool {
+    let rel = el.attr("rel");
+    let found = match el.name() {
+        "link" if has_token(rel, "canonical") => el.attr("href").map(|h| (Ref::Canonical, h)),
+        // Pagination and translations; an alternate that declares a non-HTML type (a feed)
+        // is no page to index.
+        "link"
+            if has_token(rel, "next")
+                || has_token(rel, "prev")
+                || has_token(rel, "previous")
+                || (has_token(rel, "alternate")
+                    && el
+                        .attr("type")
+                        .is_none_or(|t| t.to_ascii_lowercase().contains("html"))) =>
+        {
+            el.attr("href").map(|h| (Ref::Link, h))
+        }
+        "a" | "area" if !has_token(rel, "nofollow") => el.attr("href").map(|h| (Ref::Link, h)),
+        "iframe" | "frame" => el.attr("src").map(|h| (Ref::Frame, h)),
+        _ => None,
+    };
+    match found {
+        Some((kind, h)) => {
+            out.push((kind, h.to_owned()));
+            true
+        }
+        None => false,
     }
 }
 

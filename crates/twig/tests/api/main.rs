@@ -3,6 +3,7 @@
 mod agents;
 mod analytics;
 mod answer;
+mod books;
 mod cli;
 mod data_sources;
 mod errors;
