@@ -51,9 +51,32 @@ with open(sys.argv[2], "w") as f:
     f.write("\n")
 PY
 
-# Python: pydantic v2 models, one module.
+# Python: pydantic v2 models, one module. E-mail addresses stay plain strings (the server
+# validates them): pydantic's EmailStr would make email-validator a dependency of the SDK.
+# Id schemas (`DataSourceId`, ...) become plain strings, so ids are `str`, not wrapper models
+# (the server checks their patterns).
+"$py" - "$out/openapi.json" "$tmp/openapi-python.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+schemas = doc.get("components", {}).get("schemas", {})
+ids = {f"#/components/schemas/{n}": s for n, s in schemas.items()
+       if n.endswith("Id") and s.get("type") == "string" and "pattern" in s}
+def strip(v):
+    if isinstance(v, dict):
+        if v.get("$ref") in ids:
+            plain = {"type": "string"}
+            return strip(dict(plain, **{k: x for k, x in v.items() if k != "$ref"}))
+        return {k: strip(x) for k, x in v.items() if not (k == "format" and x == "email")}
+    if isinstance(v, list):
+        return [strip(x) for x in v]
+    return v
+doc = strip(doc)
+for ref in ids:
+    del doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+json.dump(doc, open(sys.argv[2], "w"))
+PY
 "$root/sdks/python/.venv/bin/datamodel-codegen" \
-    --input "$out/openapi.json" --input-file-type openapi \
+    --input "$tmp/openapi-python.json" --input-file-type openapi \
     --output "$out/python/_generated.py" \
     --output-model-type pydantic_v2.BaseModel \
     --target-python-version 3.10 --no-use-union-operator \
@@ -79,7 +102,7 @@ for item in doc.get("paths", {}).values():
             op.pop("operationId", None)
 json.dump(doc, open(sys.argv[2], "w"), indent=2, sort_keys=True)
 PY
-    (cd sdks/typescript && node_modules/.bin/openapi-typescript "$tmp/openapi-ts.json" --empty-objects-unknown -o "$out/typescript/openapi.ts" >/dev/null)
+    (cd sdks/typescript && node_modules/.bin/openapi-typescript "$tmp/openapi-ts.json" --empty-objects-unknown --default-non-nullable false -o "$out/typescript/openapi.ts" >/dev/null)
 fi
 
 targets=("openapi.json:sdks/openapi.json" "python/_generated.py:sdks/python/src/twig/types/_generated.py")

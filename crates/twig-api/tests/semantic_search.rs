@@ -340,7 +340,7 @@ async fn invalid_requests_get_the_documented_errors() {
         ),
         (
             json!({"query": "x", "org_id": o, "data_source_ids": [other_ds.to_string()]}),
-            400,
+            404,
         ),
         (json!({"query": "x", "org_id": o, "mode": "psychic"}), 400),
         (json!({"query": "x", "org_id": o, "extra": true}), 400),

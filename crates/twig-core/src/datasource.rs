@@ -663,7 +663,7 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
                 .or_else(|| s.strip_prefix("http://"));
             let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
             // Printable ASCII only, as in a URI (the document says `format: uri`).
-            if !host.is_some_and(|h| !h.is_empty())
+            if host.is_none_or(|h| h.is_empty())
                 || !s.chars().all(|c| c.is_ascii_graphic())
                 || s.chars().count() > 2048
             {

@@ -36,7 +36,7 @@ pub async fn sync(
 ///
 /// Answers 200 either way: `ok` tells whether the remote could be read, `message` what it said.
 #[utoipa::path(post, path = "/api/v1/data-sources/{id}/test", tag = "data-sources",
-    params(("id" = String, Path, description = "ds_…")), security(("bearer" = [])),
+    params(("id" = twig_core::id::DataSourceId, Path, description = "ds_…")), security(("bearer" = [])),
     responses((status = 200, body = ConnectionTest,
         example = json!({"ok": true, "message": "Connection successful, found 42 pages", "items_found": 42})),
         (status = "4XX", body = ErrorBody)))]

@@ -347,7 +347,8 @@ async fn cross_org_records_are_invisible() {
             json!({"name": "B", "data_source_ids": [ds]}),
         )
         .await;
-    assert_error(&r, 400, "invalid_request");
+    // A named record that is not the caller's is not found, like one that does not exist.
+    assert_error(&r, 404, "not_found");
     assert_eq!(s.get("/api/v1/agents", &b).await.body["total"], 0);
     assert_eq!(s.get("/api/v1/data-sources", &b).await.body["total"], 0);
     assert_eq!(s.get("/api/v1/api-keys", &b).await.body["total"], 1);

@@ -300,20 +300,23 @@ async fn roles_gate_the_scopes_of_a_users_keys() {
         .await;
     assert_eq!(got.body["user_id"], u.as_str());
 
-    for (body, field) in [
-        (
-            json!({"name": "x", "scopes": ["read"], "user_id": "usr_missing"}),
-            "user_id",
-        ),
-        (
-            json!({"name": "x", "scopes": ["read"], "user_id": "nope"}),
-            "user_id",
-        ),
-    ] {
+    for (body, field) in [(
+        json!({"name": "x", "scopes": ["read"], "user_id": "nope"}),
+        "user_id",
+    )] {
         let r = s.post("/api/v1/api-keys", s.admin(), body).await;
         assert_error(&r, 400, "invalid_request");
         assert_eq!(r.body["error"]["details"]["field"], field, "{}", r.text);
     }
+    // A well-formed user id that names no user of the org is not found.
+    let r = s
+        .post(
+            "/api/v1/api-keys",
+            s.admin(),
+            json!({"name": "x", "scopes": ["read"], "user_id": "usr_missing"}),
+        )
+        .await;
+    assert_error(&r, 404, "not_found");
     // Keys that belong to no user are not bounded by a role.
     let r = s
         .post(

@@ -28,14 +28,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["AgentList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -58,20 +179,154 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["AgentInput"];
+                    /**
+                     * @example {
+                     *       "data_source_ids": [
+                     *         "ds_1",
+                     *         "ds_2"
+                     *       ],
+                     *       "max_tokens": 500,
+                     *       "name": "Support Agent",
+                     *       "rag_strategy": "cedar",
+                     *       "system_prompt": "You are a helpful support assistant.",
+                     *       "temperature": 0.7
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AgentCreate"];
                 };
             };
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Agent"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -100,7 +355,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description agent_… */
-                    id: string;
+                    id: components["schemas"]["AgentId"];
                 };
                 cookie?: never;
             };
@@ -108,14 +363,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Agent"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -131,7 +507,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description agent_… */
-                    id: string;
+                    id: components["schemas"]["AgentId"];
                 };
                 cookie?: never;
             };
@@ -143,14 +519,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Agent"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -167,7 +664,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description agent_… */
-                    id: string;
+                    id: components["schemas"]["AgentId"];
                 };
                 cookie?: never;
             };
@@ -175,12 +672,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -207,15 +825,22 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: {
-                    /** @description First day, `YYYY-MM-DD` (UTC), required. */
-                    start_date?: string;
-                    /** @description Last day, inclusive, `YYYY-MM-DD` (UTC), required. */
-                    end_date?: string;
+                query: {
+                    /**
+                     * @description First day, `YYYY-MM-DD` (UTC), required; not after `end_date`.
+                     * @example 2024-01-01
+                     */
+                    start_date: string;
+                    /**
+                     * @description Last day, inclusive, `YYYY-MM-DD` (UTC), required. The range may hold at most 10000
+                     *     buckets of the granularity.
+                     * @example 2024-01-31
+                     */
+                    end_date: string;
                     /** @description Only this agent. */
-                    agent_id?: string;
+                    agent_id?: components["schemas"]["AgentId"];
                     /** @description `hour`, `day` (default), `week` or `month`. */
-                    granularity?: string;
+                    granularity?: components["schemas"]["GranularityName"];
                 };
                 header?: never;
                 path?: never;
@@ -225,14 +850,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Analytics"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -273,14 +1019,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ApiKeyList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -306,14 +1173,135 @@ export interface paths {
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ApiKeyCreated"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -342,7 +1330,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description key_… */
-                    id: string;
+                    id: components["schemas"]["KeyId"];
                 };
                 cookie?: never;
             };
@@ -350,14 +1338,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ApiKey"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -376,7 +1485,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description key_… */
-                    id: string;
+                    id: components["schemas"]["KeyId"];
                 };
                 cookie?: never;
             };
@@ -388,14 +1497,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ApiKey"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -412,7 +1642,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description key_… */
-                    id: string;
+                    id: components["schemas"]["KeyId"];
                 };
                 cookie?: never;
             };
@@ -420,12 +1650,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -455,7 +1806,7 @@ export interface paths {
                     /** @description Rows to skip. */
                     offset?: number;
                     /** @description `pending`, `processing`, `active`, `failed` or `partial`. */
-                    status?: string;
+                    status?: components["schemas"]["DataSourceStatus"];
                 };
                 header?: never;
                 path?: never;
@@ -465,14 +1816,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DataSourceList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -492,20 +1964,152 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["DataSourceInput"];
+                    /**
+                     * @example {
+                     *       "config": {
+                     *         "max_pages": 1000,
+                     *         "url": "https://docs.example.com"
+                     *       },
+                     *       "name": "Product Documentation",
+                     *       "sync_frequency": "daily",
+                     *       "type": "website"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DataSourceCreate"];
                 };
             };
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DataSource"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -534,7 +2138,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -542,14 +2146,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DataSource"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -565,7 +2290,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -577,14 +2302,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DataSource"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -601,7 +2447,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -609,12 +2455,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -647,7 +2614,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -655,14 +2622,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DocumentList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -698,7 +2786,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -710,14 +2798,135 @@ export interface paths {
             responses: {
                 202: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["UploadResponse"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -746,7 +2955,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -754,14 +2963,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["SyncStatus"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -794,7 +3124,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
@@ -803,14 +3133,135 @@ export interface paths {
                 /** @description The queued (or already running) sync job */
                 202: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Job"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -852,6 +3303,14 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -865,8 +3324,121 @@ export interface paths {
                         "application/json": components["schemas"]["ConnectionTest"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -898,7 +3470,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description doc_… */
-                    id: string;
+                    id: components["schemas"]["DocumentId"];
                 };
                 cookie?: never;
             };
@@ -906,12 +3478,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -937,13 +3630,13 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description Only this agent's. */
-                    agent_id?: string;
-                    /** @description From this day (YYYY-MM-DD, UTC), inclusive. */
+                    agent_id?: components["schemas"]["AgentId"];
+                    /** @description From this day (YYYY-MM-DD, UTC), inclusive; not after `end_date`. */
                     start_date?: string;
                     /** @description To this day (YYYY-MM-DD, UTC), inclusive. */
                     end_date?: string;
                     /** @description `positive`, `negative`, or `null` for none given. */
-                    feedback?: string;
+                    feedback?: components["schemas"]["FeedbackFilterName"];
                     /** @description Max results (default 50, max 200). */
                     limit?: number;
                     /** @description Rows to skip (default 0). */
@@ -957,14 +3650,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["InteractionList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -995,7 +3809,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description int_… */
-                    id: string;
+                    id: components["schemas"]["InteractionId"];
                 };
                 cookie?: never;
             };
@@ -1003,14 +3817,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Interaction"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1046,26 +3981,153 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description int_… */
-                    id: string;
+                    id: components["schemas"]["InteractionId"];
                 };
                 cookie?: never;
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "comment": "Very helpful!",
+                     *       "feedback": "positive"
+                     *     }
+                     */
                     "application/json": components["schemas"]["FeedbackInput"];
                 };
             };
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Interaction"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1092,7 +4154,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /** @description `draft` or `published`. */
-                    status?: string;
+                    status?: components["schemas"]["ArticleStatus"];
                     /** @description Max results (default 50, max 200). */
                     limit?: number;
                     /** @description Rows to skip (default 0). */
@@ -1106,14 +4168,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ArticleList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1133,20 +4316,141 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["ArticleInput"];
+                    "application/json": components["schemas"]["ArticleCreate"];
                 };
             };
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Article"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1175,7 +4479,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description kb_… */
-                    id: string;
+                    id: components["schemas"]["ArticleId"];
                 };
                 cookie?: never;
             };
@@ -1183,14 +4487,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Article"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1206,7 +4631,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description kb_… */
-                    id: string;
+                    id: components["schemas"]["ArticleId"];
                 };
                 cookie?: never;
             };
@@ -1218,14 +4643,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Article"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1242,7 +4788,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description kb_… */
-                    id: string;
+                    id: components["schemas"]["ArticleId"];
                 };
                 cookie?: never;
             };
@@ -1250,12 +4796,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1288,7 +4955,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description kb_… */
-                    id: string;
+                    id: components["schemas"]["ArticleId"];
                 };
                 cookie?: never;
             };
@@ -1296,14 +4963,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["VersionList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1334,7 +5122,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description kb_… */
-                    id: string;
+                    id: components["schemas"]["ArticleId"];
                     /** @description 1, 2, … */
                     version: number;
                 };
@@ -1344,14 +5132,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ArticleVersion"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1387,14 +5296,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Me"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1418,7 +5448,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The OpenAPI document of this server (no auth). */
+        /** The OpenAPI document of this server (no auth); agent `model`s are those it serves. */
         get: {
             parameters: {
                 query?: never;
@@ -1431,10 +5461,34 @@ export interface paths {
                 /** @description OpenAPI 3.1 document */
                 200: {
                     headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": unknown;
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -1476,6 +5530,16 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "agent_id": "agent_abc123",
+                     *       "max_tokens": 500,
+                     *       "query": "What is your refund policy?",
+                     *       "session_id": "sess_xyz789",
+                     *       "stream": false,
+                     *       "temperature": 0.7
+                     *     }
+                     */
                     "application/json": components["schemas"]["QueryInput"];
                 };
             };
@@ -1483,15 +5547,136 @@ export interface paths {
                 /** @description The answer; with `stream: true`, `text/event-stream` events `sources`, `token`, `done`, `error` */
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Answer"];
-                        "text/event-stream": string;
+                        "text/event-stream": components["schemas"]["QueryStreamEvent"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1525,20 +5710,153 @@ export interface paths {
             };
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "data_source_ids": [
+                     *         "ds_1",
+                     *         "ds_2"
+                     *       ],
+                     *       "org_id": "org_123",
+                     *       "query": "pricing information",
+                     *       "similarity_threshold": 0.7,
+                     *       "top_k": 10
+                     *     }
+                     */
                     "application/json": components["schemas"]["SemanticSearchInput"];
                 };
             };
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["SemanticSearchOutput"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1577,14 +5895,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["UserList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1604,20 +6043,141 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["UserInput"];
+                    "application/json": components["schemas"]["UserCreate"];
                 };
             };
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1646,7 +6206,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description usr_… */
-                    id: string;
+                    id: components["schemas"]["UserId"];
                 };
                 cookie?: never;
             };
@@ -1654,14 +6214,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1680,7 +6361,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description usr_… */
-                    id: string;
+                    id: components["schemas"]["UserId"];
                 };
                 cookie?: never;
             };
@@ -1692,14 +6373,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1716,7 +6518,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description usr_… */
-                    id: string;
+                    id: components["schemas"]["UserId"];
                 };
                 cookie?: never;
             };
@@ -1724,12 +6526,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1767,14 +6690,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["WebhookList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1794,20 +6838,141 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["WebhookInput"];
+                    "application/json": components["schemas"]["WebhookCreate"];
                 };
             };
             responses: {
                 201: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["WebhookWithSecret"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1836,7 +7001,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -1844,14 +7009,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Webhook"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1867,7 +7153,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -1879,14 +7165,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Webhook"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1903,7 +7310,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -1911,12 +7318,133 @@ export interface paths {
             responses: {
                 204: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1949,7 +7477,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -1957,14 +7485,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["DeliveryList"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1997,9 +7646,9 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                     /** @description whd_… */
-                    delivery_id: string;
+                    delivery_id: components["schemas"]["DeliveryId"];
                 };
                 cookie?: never;
             };
@@ -2007,14 +7656,135 @@ export interface paths {
             responses: {
                 202: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Delivery"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2045,7 +7815,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -2053,14 +7823,135 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["WebhookWithSecret"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2091,7 +7982,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description wh_… */
-                    id: string;
+                    id: components["schemas"]["WebhookId"];
                 };
                 cookie?: never;
             };
@@ -2099,14 +7990,135 @@ export interface paths {
             responses: {
                 202: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Delivery"];
                     };
                 };
-                "4XX": {
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
                     headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2140,10 +8152,34 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Health"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -2175,14 +8211,29 @@ export interface paths {
             responses: {
                 200: {
                     headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Health"];
                     };
                 };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
                 503: {
                     headers: {
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -2240,33 +8291,78 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description Body of `POST /agents` and `PUT /agents/:id` (on update every field is optional). */
+        AgentCreate: {
+            /** @description Data sources of the same organisation (required on create), at most 100, no repeats. */
+            data_source_ids: components["schemas"]["DataSourceId"][];
+            /**
+             * Format: int64
+             * @description 1 to 32768 (default 500).
+             * @example 500
+             */
+            max_tokens?: number | null;
+            /**
+             * @description Model name: one this deployment serves (see the 400's `details.configured_models`).
+             * @example gpt-4
+             * @enum {string|null}
+             */
+            model?: "extractive" | null;
+            /**
+             * @description Display name (required on create), at most 200 characters.
+             * @example Support Bot
+             */
+            name: string;
+            rag_strategy?: null | components["schemas"]["RagStrategy"];
+            status?: null | components["schemas"]["AgentStatus"];
+            /**
+             * @description Instructions given to the model, at most 20000 characters.
+             * @example You are a helpful support assistant.
+             */
+            system_prompt?: string | null;
+            /**
+             * Format: double
+             * @description 0 to 2 (default 0.7).
+             * @example 0.7
+             */
+            temperature?: number | null;
+        };
         /**
-         * @description An agent.
+         * @description Id of a agent: `agent_` and 1 to 64 letters or digits.
          * @example agent_3kTMd9PqW2xYb7Lz0aHc
          */
         AgentId: string;
         /** @description Body of `POST /agents` and `PUT /agents/:id` (on update every field is optional). */
         AgentInput: {
-            /** @description Data sources of the same organisation (required on create). */
-            data_source_ids?: string[] | null;
+            /** @description Data sources of the same organisation (required on create), at most 100, no repeats. */
+            data_source_ids?: components["schemas"]["DataSourceId"][] | null;
             /**
              * Format: int64
              * @description 1 to 32768 (default 500).
+             * @example 500
              */
             max_tokens?: number | null;
-            /** @description Model name. */
-            model?: string | null;
-            /** @description Display name (required on create). */
+            /**
+             * @description Model name: one this deployment serves (see the 400's `details.configured_models`).
+             * @example gpt-4
+             * @enum {string|null}
+             */
+            model?: "extractive" | null;
+            /**
+             * @description Display name (required on create), at most 200 characters.
+             * @example Support Bot
+             */
             name?: string | null;
-            /** @description `redwood`, `cedar` (default) or `cypress`. */
-            rag_strategy?: string | null;
-            /** @description `active` (default) or `inactive`. */
-            status?: string | null;
-            /** @description Instructions given to the model. */
+            rag_strategy?: null | components["schemas"]["RagStrategy"];
+            status?: null | components["schemas"]["AgentStatus"];
+            /**
+             * @description Instructions given to the model, at most 20000 characters.
+             * @example You are a helpful support assistant.
+             */
             system_prompt?: string | null;
             /**
              * Format: double
              * @description 0 to 2 (default 0.7).
+             * @example 0.7
              */
             temperature?: number | null;
         };
@@ -2433,20 +8529,43 @@ export interface components {
              */
             version: number;
         };
+        ArticleCreate: {
+            /**
+             * @description Markdown body (required on create), up to 1 MB.
+             * @example # Reset
+             *
+             *     Open Settings, then Security.
+             */
+            content: string;
+            status?: null | components["schemas"]["ArticleStatus"];
+            /** @description Up to 20 tags of up to 50 characters. */
+            tags?: components["schemas"]["Tag"][] | null;
+            /**
+             * @description Title (required on create), up to 300 characters.
+             * @example Resetting your password
+             */
+            title: string;
+        };
         /**
-         * @description A knowledge-base article.
+         * @description Id of a knowledge-base article: `kb_` and 1 to 64 letters or digits.
          * @example kb_3kTMd9PqW2xYb7Lz0aHc
          */
         ArticleId: string;
-        /** @description Body of `POST /kb` and `PUT /kb/:id` (on update every field is optional). */
         ArticleInput: {
-            /** @description Markdown body (required on create), up to 1 MB. */
+            /**
+             * @description Markdown body (required on create), up to 1 MB.
+             * @example # Reset
+             *
+             *     Open Settings, then Security.
+             */
             content?: string | null;
-            /** @description `draft` (default) or `published`. */
-            status?: string | null;
+            status?: null | components["schemas"]["ArticleStatus"];
             /** @description Up to 20 tags of up to 50 characters. */
-            tags?: string[] | null;
-            /** @description Title (required on create), up to 300 characters. */
+            tags?: components["schemas"]["Tag"][] | null;
+            /**
+             * @description Title (required on create), up to 300 characters.
+             * @example Resetting your password
+             */
             title?: string | null;
         };
         /** @description A page of articles. */
@@ -2521,7 +8640,7 @@ export interface components {
             timestamp: string;
         };
         /**
-         * @description A chunk of a document.
+         * @description Id of a chunk: `chk_` and 1 to 64 letters or digits.
          * @example chk_3kTMd9PqW2xYb7Lz0aHc
          */
         ChunkId: string;
@@ -2544,6 +8663,22 @@ export interface components {
             similarity_score: number;
             /** @description Chunk text. */
             text: string;
+        };
+        /**
+         * confluence_config
+         * @description `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        ConfluenceConfig: {
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            api_token?: string | null;
+            /** Format: uri */
+            base_url: string;
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            email?: string | null;
+            space_keys?: string[] | null;
         };
         /** @description `POST /data-sources/:id/test`: whether the source's remote can be read, without syncing. */
         ConnectionTest: {
@@ -2594,21 +8729,163 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description Body of `POST /data-sources`: `config` depends on `type`. */
+        DataSourceCreate: components["schemas"]["DataSourceCreateWebsite"] | components["schemas"]["DataSourceCreateFile"] | components["schemas"]["DataSourceCreateConfluence"] | components["schemas"]["DataSourceCreateSlack"] | components["schemas"]["DataSourceCreateGoogleDrive"] | components["schemas"]["DataSourceCreateSharepoint"] | components["schemas"]["DataSourceCreateZendesk"] | components["schemas"]["DataSourceCreateNotion"] | components["schemas"]["DataSourceCreateOnedrive"];
+        /** @description Body of `POST /data-sources` for a confluence source. */
+        DataSourceCreateConfluence: {
+            config: components["schemas"]["ConfluenceConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "confluence";
+        };
+        /** @description Body of `POST /data-sources` for a file source. */
+        DataSourceCreateFile: {
+            config?: components["schemas"]["FileConfig"] | null;
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "file";
+        };
+        /** @description Body of `POST /data-sources` for a google_drive source. */
+        DataSourceCreateGoogleDrive: {
+            config: components["schemas"]["GoogleDriveConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "google_drive";
+        };
+        /** @description Body of `POST /data-sources` for a notion source. */
+        DataSourceCreateNotion: {
+            config?: components["schemas"]["NotionConfig"] | null;
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "notion";
+        };
+        /** @description Body of `POST /data-sources` for a onedrive source. */
+        DataSourceCreateOnedrive: {
+            config: components["schemas"]["OnedriveConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "onedrive";
+        };
+        /** @description Body of `POST /data-sources` for a sharepoint source. */
+        DataSourceCreateSharepoint: {
+            config: components["schemas"]["SharepointConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sharepoint";
+        };
+        /** @description Body of `POST /data-sources` for a slack source. */
+        DataSourceCreateSlack: {
+            config: components["schemas"]["SlackConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "slack";
+        };
+        /** @description Body of `POST /data-sources` for a website source. */
+        DataSourceCreateWebsite: {
+            config: components["schemas"]["WebsiteConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "website";
+        };
+        /** @description Body of `POST /data-sources` for a zendesk source. */
+        DataSourceCreateZendesk: {
+            config: components["schemas"]["ZendeskConfig"];
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
+            name: string;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "zendesk";
+        };
         /**
-         * @description A data source.
+         * @description Id of a data source: `ds_` and 1 to 64 letters or digits.
          * @example ds_3kTMd9PqW2xYb7Lz0aHc
          */
         DataSourceId: string;
         /** @description Body of `POST /data-sources` and `PUT /data-sources/:id` (on update every field is optional). */
         DataSourceInput: {
-            /** @description Per-type settings, e.g. `{"url": "https://docs.example.com"}` for a website. */
-            config?: Record<string, unknown> | null;
-            /** @description Display name (required on create). */
+            /** @description Replaces the config; the schema of the source's type applies. */
+            config?: components["schemas"]["WebsiteConfig"] | components["schemas"]["FileConfig"] | components["schemas"]["ConfluenceConfig"] | components["schemas"]["SlackConfig"] | components["schemas"]["GoogleDriveConfig"] | components["schemas"]["SharepointConfig"] | components["schemas"]["ZendeskConfig"] | components["schemas"]["NotionConfig"] | components["schemas"]["OnedriveConfig"] | null;
+            /**
+             * @description Display name (required on create).
+             * @example Help Center
+             */
             name?: string | null;
-            /** @description `hourly`, `daily`, `weekly` or `manual` (default). */
-            sync_frequency?: string | null;
-            /** @description `website`, `file`, `confluence`, `slack`, `google_drive`, `sharepoint`, `zendesk`, `notion` or `onedrive` (required on create; immutable). */
-            type?: string | null;
+            sync_frequency?: null | components["schemas"]["SyncFrequency"];
+            /**
+             * @description The source's type, if given (it cannot change).
+             * @enum {string|null}
+             */
+            type?: "website" | "file" | "confluence" | "slack" | "google_drive" | "sharepoint" | "zendesk" | "notion" | "onedrive" | null;
         };
         /** @description A page of data sources. */
         DataSourceList: {
@@ -2693,7 +8970,7 @@ export interface components {
             status_code?: number | null;
         };
         /**
-         * @description One event's delivery to one webhook endpoint.
+         * @description Id of a webhook delivery: `whd_` and 1 to 64 letters or digits.
          * @example whd_3kTMd9PqW2xYb7Lz0aHc
          */
         DeliveryId: string;
@@ -2759,7 +9036,7 @@ export interface components {
             url?: string | null;
         };
         /**
-         * @description A document inside a data source.
+         * @description Id of a document: `doc_` and 1 to 64 letters or digits.
          * @example doc_3kTMd9PqW2xYb7Lz0aHc
          */
         DocumentId: string;
@@ -2809,15 +9086,16 @@ export interface components {
              * @description One of `invalid_request`, `unauthorized`, `forbidden`, `not_found`,
              *     `rate_limit_exceeded`, `internal_error`, `service_unavailable`.
              * @example invalid_request
+             * @enum {string}
              */
-            code: string;
+            code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "rate_limit_exceeded" | "internal_error" | "service_unavailable";
             /** @description Structured context, e.g. the offending field. */
             details: Record<string, unknown>;
             /** @description Human-readable explanation. */
             message: string;
         };
         /**
-         * @description An event sent to webhook endpoints (the same id on every redelivery).
+         * @description Id of a event: `evt_` and 1 to 64 letters or digits.
          * @example evt_3kTMd9PqW2xYb7Lz0aHc
          */
         EventId: string;
@@ -2831,13 +9109,49 @@ export interface components {
          * @enum {string}
          */
         Feedback: "positive" | "negative";
+        /**
+         * @description The `feedback` filter's values (`null`: no feedback given).
+         * @enum {string}
+         */
+        FeedbackFilterName: "positive" | "negative" | "null";
         /** @description Body of a feedback request. */
         FeedbackInput: {
-            /** @description Free text, at most 2000 characters. */
+            /**
+             * @description Free text, at most 2000 characters.
+             * @example Exactly what I needed
+             */
             comment?: string | null;
             /** @description `positive` or `negative` (required). */
-            feedback?: string | null;
+            feedback: components["schemas"]["Feedback"];
         };
+        /**
+         * file_config
+         * @description `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        FileConfig: {
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+        };
+        /**
+         * google_drive_config
+         * @description `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        GoogleDriveConfig: {
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            folder_id: string;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            service_account_json?: string | null;
+        };
+        /**
+         * @description Widths of the time-series buckets.
+         * @enum {string}
+         */
+        GranularityName: "hour" | "day" | "week" | "month";
         /** @description Probe answer. */
         Health: {
             /** @description Embedding model in use; readiness only. */
@@ -2901,7 +9215,7 @@ export interface components {
             tokens_output: number;
         };
         /**
-         * @description A stored query/answer interaction.
+         * @description Id of a interaction: `int_` and 1 to 64 letters or digits.
          * @example int_3kTMd9PqW2xYb7Lz0aHc
          */
         InteractionId: string;
@@ -2971,7 +9285,7 @@ export interface components {
             updated_at: string;
         };
         /**
-         * @description A background job.
+         * @description Id of a job: `job_` and 1 to 64 letters or digits.
          * @example job_3kTMd9PqW2xYb7Lz0aHc
          */
         JobId: string;
@@ -2981,26 +9295,33 @@ export interface components {
          */
         JobStatus: "queued" | "running" | "succeeded" | "failed";
         /**
-         * @description An API key record (not the secret).
+         * @description Id of a API key: `key_` and 1 to 64 letters or digits.
          * @example key_3kTMd9PqW2xYb7Lz0aHc
          */
         KeyId: string;
         /** @description Body of `POST /api-keys`. */
         KeyInput: {
-            /** @description `live` (default) or `test`. */
-            environment?: string | null;
+            environment?: null | components["schemas"]["Environment"];
             /**
              * Format: date-time
              * @description Optional RFC 3339 expiry, in the future.
              */
             expires_at?: string | null;
-            /** @description Label for the key. */
-            name?: string | null;
+            /**
+             * @description Label for the key (required).
+             * @example Production
+             */
+            name: string;
             rate_limits?: null | components["schemas"]["LimitChanges"];
-            /** @description Any of `read`, `write`, `execute`, `admin`. */
-            scopes?: string[] | null;
-            /** @description The user (`usr_…`) the key belongs to; its scopes must be within the user's role. */
-            user_id?: string | null;
+            /**
+             * @description Any of `read`, `write`, `execute`, `admin` (required, at least one).
+             * @example [
+             *       "read",
+             *       "execute"
+             *     ]
+             */
+            scopes: components["schemas"]["Scope"][];
+            user_id?: null | components["schemas"]["UserId"];
         };
         /** @description Body of `PUT /api-keys/:id`: every field optional. */
         KeyUpdate: {
@@ -3075,23 +9396,60 @@ export interface components {
             unique_users: number;
         };
         /**
-         * @description An organisation (tenant).
+         * notion_config
+         * @description `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        NotionConfig: {
+            /** Format: uri */
+            base_url?: string | null;
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            root_page_ids?: string[] | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            token?: string | null;
+        };
+        /**
+         * onedrive_config
+         * @description `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        OnedriveConfig: {
+            /** Format: uri */
+            base_url?: string | null;
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            client_id?: string | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            client_secret?: string | null;
+            folder_path?: string | null;
+            /** Format: uri */
+            login_base_url?: string | null;
+            tenant_id?: string | null;
+            user: string;
+        };
+        /**
+         * @description Id of a organisation: `org_` and 1 to 64 letters or digits.
          * @example org_3kTMd9PqW2xYb7Lz0aHc
          */
         OrgId: string;
         /** @description Body of a query. */
         QueryInput: {
             /** @description Agent to ask (required). */
-            agent_id?: string | null;
+            agent_id: components["schemas"]["AgentId"];
             /**
              * Format: int64
              * @description 1 to 32768; default: the agent's.
              */
             max_tokens?: number | null;
-            /** @description The question (required). */
-            query?: string | null;
-            /** @description Session to continue (`sess_…`); a new one is created when omitted. */
-            session_id?: string | null;
+            /**
+             * @description The question (required), at most 8192 bytes of UTF-8.
+             * @example How do I reset my password?
+             */
+            query: string;
+            session_id?: null | components["schemas"]["SessionId"];
             /** @description Answer as `text/event-stream` (default false). */
             stream?: boolean | null;
             /**
@@ -3099,6 +9457,32 @@ export interface components {
              * @description 0 to 2; default: the agent's.
              */
             temperature?: number | null;
+        };
+        /** @description An event of `POST /query` with `stream: true`: `sources` first, then `token`s, then `done` or `error`. */
+        QueryStreamEvent: {
+            data: string;
+            /** @enum {string} */
+            event: "sources";
+            id?: string;
+            retry?: number;
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "token";
+            id?: string;
+            retry?: number;
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "done";
+            id?: string;
+            retry?: number;
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "error";
+            id?: string;
+            retry?: number;
         };
         /**
          * @description Retrieval-augmented generation strategy.
@@ -3109,12 +9493,12 @@ export interface components {
         RateLimit: {
             /**
              * Format: int32
-             * @description Requests that may arrive at once after a quiet period.
+             * @description Requests that may arrive at once after a quiet period (1 to 60000 in an override).
              */
             burst: number;
             /**
              * Format: int32
-             * @description Sustained rate.
+             * @description Sustained rate (1 to 60000 in an override).
              */
             per_minute: number;
         };
@@ -3138,31 +9522,40 @@ export interface components {
              */
             latency_ms: number;
             /** @description `hybrid`, `lexical` or `vector`: the retrievers that ran. */
-            search_mode: string;
+            search_mode: components["schemas"]["SearchModeName"];
             /**
              * Format: int64
              * @description Chunks in the searched scope.
              */
             total_chunks_searched: number;
         };
+        /**
+         * @description Which retrievers a search uses.
+         * @enum {string}
+         */
+        SearchModeName: "hybrid" | "lexical" | "vector";
         /** @description Body of a semantic search. */
         SemanticSearchInput: {
-            /** @description Search only these data sources. */
-            data_source_ids?: string[] | null;
-            /** @description `hybrid` (default), `lexical` or `vector`. */
-            mode?: string | null;
-            /** @description The caller's organisation (see `GET /api/v1/me`). */
-            org_id?: string | null;
-            /** @description What to search for. */
-            query?: string | null;
+            /** @description Search only these data sources of the caller's organisation (at most 100, no repeats). */
+            data_source_ids?: components["schemas"]["DataSourceId"][] | null;
+            mode?: null | components["schemas"]["SearchModeName"];
+            /** @description The caller's organisation (see `GET /api/v1/me`); required. */
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * @description What to search for (required), at most 8192 bytes of UTF-8.
+             * @example password reset
+             */
+            query: string;
             /**
              * Format: double
              * @description Minimum `similarity_score`, 0 to 1.
+             * @example 0.7
              */
             similarity_threshold?: number | null;
             /**
              * Format: int64
              * @description Results wanted, 1 to 100 (default 10).
+             * @example 5
              */
             top_k?: number | null;
         };
@@ -3176,10 +9569,39 @@ export interface components {
             query_embedding: number[];
         };
         /**
-         * @description A multi-turn conversation session.
+         * @description Id of a session: `sess_` and 1 to 64 letters or digits.
          * @example sess_3kTMd9PqW2xYb7Lz0aHc
          */
         SessionId: string;
+        /**
+         * sharepoint_config
+         * @description `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        SharepointConfig: {
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            client_id?: string | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            client_secret?: string | null;
+            /** Format: uri */
+            site_url: string;
+            tenant_id?: string | null;
+        };
+        /**
+         * slack_config
+         * @description `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        SlackConfig: {
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            bot_token?: string | null;
+            channel_ids: string[];
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+        };
         /** @description A chunk given to the model, as returned with an answer. */
         Source: {
             /** @description Chunk id. */
@@ -3196,6 +9618,11 @@ export interface components {
              */
             similarity_score: number;
         };
+        /**
+         * @description An event an endpoint can subscribe to (`ping` comes only from `/test`).
+         * @enum {string}
+         */
+        SubscribableEvent: "interaction.completed" | "interaction.feedback" | "data_source.synced" | "data_source.failed" | "agent.created" | "agent.updated" | "agent.deleted" | "eval.completed";
         /**
          * @description How often a source is synced automatically.
          * @enum {string}
@@ -3243,6 +9670,7 @@ export interface components {
             /** @description `pending`, `processing`, `active`, `failed` or `partial`. */
             status: components["schemas"]["DataSourceStatus"];
         };
+        Tag: string;
         /** @description Multipart body of an upload. */
         UploadForm: {
             /** @description One or more files (repeat the field); PDF, DOCX, PPTX, XLSX, CSV, HTML, Markdown, text, JSON or ZIP. */
@@ -3289,19 +9717,41 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description Body of `POST /users` and `PUT /users/:id` (all optional on PUT). */
+        UserCreate: {
+            /**
+             * Format: email
+             * @description Email address (required on create), unique in the organisation ignoring case.
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * @description Display name.
+             * @example Ada Lovelace
+             */
+            name?: string | null;
+            /** @description `readonly`, `train`, `configure` or `admin` (required on create). */
+            role: components["schemas"]["Role"];
+        };
         /**
-         * @description A user of an organisation (the API reference names no prefix; `usr_` is ours).
+         * @description Id of a user: `usr_` and 1 to 64 letters or digits.
          * @example usr_3kTMd9PqW2xYb7Lz0aHc
          */
         UserId: string;
         /** @description Body of `POST /users` and `PUT /users/:id` (all optional on PUT). */
         UserInput: {
-            /** @description Email address (required on create). */
+            /**
+             * Format: email
+             * @description Email address (required on create), unique in the organisation ignoring case.
+             * @example ada@example.com
+             */
             email?: string | null;
-            /** @description Display name. */
+            /**
+             * @description Display name.
+             * @example Ada Lovelace
+             */
             name?: string | null;
-            /** @description `readonly`, `train`, `configure` or `admin` (required on create). */
-            role?: string | null;
+            role?: null | components["schemas"]["Role"];
         };
         /** @description A page of users. */
         UserList: {
@@ -3373,8 +9823,24 @@ export interface components {
             /** @description Where events are POSTed. */
             url: string;
         };
+        /** @description Fields a client sends to create or change an endpoint; all optional on update. */
+        WebhookCreate: {
+            /** @description Free text, up to 500 characters. */
+            description?: string | null;
+            /** @description Whether events are sent; re-enabling clears `disabled_reason`. */
+            enabled?: boolean | null;
+            /** @description Events to subscribe to (see the event list); at least one. */
+            events: components["schemas"]["SubscribableEvent"][];
+            /**
+             * Format: uri
+             * @description Where events are POSTed (https unless the operator allows http); its host must
+             *     resolve to a public address unless the operator allows private networks.
+             * @example https://example.com/hooks/twig
+             */
+            url: string;
+        };
         /**
-         * @description A webhook endpoint.
+         * @description Id of a webhook: `wh_` and 1 to 64 letters or digits.
          * @example wh_3kTMd9PqW2xYb7Lz0aHc
          */
         WebhookId: string;
@@ -3385,8 +9851,13 @@ export interface components {
             /** @description Whether events are sent; re-enabling clears `disabled_reason`. */
             enabled?: boolean | null;
             /** @description Events to subscribe to (see the event list); at least one. */
-            events?: string[] | null;
-            /** @description Where events are POSTed (https unless the operator allows http). */
+            events?: components["schemas"]["SubscribableEvent"][] | null;
+            /**
+             * Format: uri
+             * @description Where events are POSTed (https unless the operator allows http); its host must
+             *     resolve to a public address unless the operator allows private networks.
+             * @example https://example.com/hooks/twig
+             */
             url?: string | null;
         };
         /** @description A page of webhook endpoints. */
@@ -3413,6 +9884,45 @@ export interface components {
         WebhookWithSecret: components["schemas"]["Webhook"] & {
             /** @description Signing secret (`whsec_...`); store it, it is not shown again. */
             secret: string;
+        };
+        /**
+         * website_config
+         * @description `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        WebsiteConfig: {
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            exclude_patterns?: string[] | null;
+            include_patterns?: string[] | null;
+            /** @default 3 */
+            max_depth?: number | null;
+            /** @default 10000 */
+            max_pages?: number | null;
+            /** @default 1 */
+            requests_per_second?: number | null;
+            /** Format: uri */
+            url: string;
+        };
+        /**
+         * zendesk_config
+         * @description `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         */
+        ZendeskConfig: {
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            api_token?: string | null;
+            /** Format: uri */
+            base_url?: string | null;
+            /** @default 512 */
+            chunk_max_tokens?: number | null;
+            /** @default 50 */
+            chunk_overlap_tokens?: number | null;
+            email: string;
+            /** @default false */
+            include_tickets?: boolean | null;
+            locale?: string | null;
+            subdomain: string;
         };
     };
     responses: never;

@@ -2,76 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
-
-class AgentInput(BaseModel):
-    """
-    Body of `POST /agents` and `PUT /agents/:id` (on update every field is optional).
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    data_source_ids: Optional[list[str]] = None
-    """
-    Data sources of the same organisation (required on create).
-    """
-    max_tokens: Optional[int] = None
-    """
-    1 to 32768 (default 500).
-    """
-    model: Optional[str] = None
-    """
-    Model name.
-    """
-    name: Optional[str] = None
-    """
-    Display name (required on create).
-    """
-    rag_strategy: Optional[str] = None
-    """
-    `redwood`, `cedar` (default) or `cypress`.
-    """
-    status: Optional[str] = None
-    """
-    `active` (default) or `inactive`.
-    """
-    system_prompt: Optional[str] = None
-    """
-    Instructions given to the model.
-    """
-    temperature: Optional[float] = None
-    """
-    0 to 2 (default 0.7).
-    """
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 
-class ArticleInput(BaseModel):
+class AnswerMetadata(BaseModel):
     """
-    Body of `POST /kb` and `PUT /kb/:id` (on update every field is optional).
+    `metadata` of an answer.
     """
 
     model_config = ConfigDict(
         extra='allow',
     )
-    content: Optional[str] = None
+    cost_usd: float
     """
-    Markdown body (required on create), up to 1 MB.
+    From the configured price table; 0 when the model has no price.
     """
-    status: Optional[str] = None
+    interaction_id: str
     """
-    `draft` (default) or `published`.
+    The stored interaction.
     """
-    tags: Optional[list[str]] = None
+    latency_ms: int = Field(..., ge=0)
     """
-    Up to 20 tags of up to 50 characters.
+    Server time from request to answer.
     """
-    title: Optional[str] = None
+    model: str
     """
-    Title (required on create), up to 300 characters.
+    Model name (the agent's).
+    """
+    rag_strategy: str
+    """
+    Strategy that ran.
+    """
+    reranker: Optional[str] = None
+    """
+    cypress only: what reranked the candidates (a cross-encoder's model id, `llm`, or
+    `none` when no reranker ran).
+    """
+    session_id: str
+    """
+    Session the turn was added to (new when the request named none).
+    """
+    tokens_input: int = Field(..., ge=0)
+    """
+    Prompt tokens (provider usage; extractive: the embedder's tokenizer).
+    """
+    tokens_output: int = Field(..., ge=0)
+    """
+    Answer tokens.
     """
 
 
@@ -83,7 +62,7 @@ class ArticleVersion(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    article_id: str = Field(..., examples=['kb_3kTMd9PqW2xYb7Lz0aHc'])
+    article_id: str
     """
     The article.
     """
@@ -139,6 +118,69 @@ class Bucket(BaseModel):
     """
 
 
+class ChunkResult(BaseModel):
+    """
+    One result.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    chunk_id: str
+    """
+    Chunk id.
+    """
+    data_source_id: str
+    """
+    Data source of the document.
+    """
+    document_id: str
+    """
+    Document id.
+    """
+    document_title: str
+    """
+    Document title.
+    """
+    document_url: Optional[str] = None
+    """
+    Document URL, if any.
+    """
+    similarity_score: float
+    """
+    `(1 + cosine(query, chunk)) / 2` in [0, 1] (lexical-only mode: `bm25 / (bm25 + 10)`).
+    """
+    text: str
+    """
+    Chunk text.
+    """
+
+
+class SpaceKey(RootModel[str]):
+    root: str = Field(..., max_length=2048, min_length=1)
+
+
+class ConfluenceConfig(BaseModel):
+    """
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    api_token: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    base_url: AnyUrl
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    email: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    space_keys: Optional[list[SpaceKey]] = Field(None, max_length=1000)
+
+
 class ConnectionTest(BaseModel):
     """
     `POST /data-sources/:id/test`: whether the source's remote can be read, without syncing.
@@ -158,32 +200,6 @@ class ConnectionTest(BaseModel):
     ok: bool
     """
     The credentials and access work.
-    """
-
-
-class DataSourceInput(BaseModel):
-    """
-    Body of `POST /data-sources` and `PUT /data-sources/:id` (on update every field is optional).
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    config: Optional[dict[str, Any]] = None
-    """
-    Per-type settings, e.g. `{"url": "https://docs.example.com"}` for a website.
-    """
-    name: Optional[str] = None
-    """
-    Display name (required on create).
-    """
-    sync_frequency: Optional[str] = None
-    """
-    `hourly`, `daily`, `weekly` or `manual` (default).
-    """
-    type: Optional[str] = None
-    """
-    `website`, `file`, `confluence`, `slack`, `google_drive`, `sharepoint`, `zendesk`, `notion` or `onedrive` (required on create; immutable).
     """
 
 
@@ -225,7 +241,15 @@ class ErrorObject(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    code: str = Field(..., examples=['invalid_request'])
+    code: Literal[
+        'invalid_request',
+        'unauthorized',
+        'forbidden',
+        'not_found',
+        'rate_limit_exceeded',
+        'internal_error',
+        'service_unavailable',
+    ] = Field(..., examples=['invalid_request'])
     """
     One of `invalid_request`, `unauthorized`, `forbidden`, `not_found`,
     `rate_limit_exceeded`, `internal_error`, `service_unavailable`.
@@ -240,6 +264,13 @@ class ErrorObject(BaseModel):
     """
 
 
+class FeedbackFilterName(RootModel[Literal['positive', 'negative', 'null']]):
+    root: Literal['positive', 'negative', 'null']
+    """
+    The `feedback` filter's values (`null`: no feedback given).
+    """
+
+
 class FeedbackInput(BaseModel):
     """
     Body of a feedback request.
@@ -248,13 +279,53 @@ class FeedbackInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    comment: Optional[str] = None
+    comment: Optional[str] = Field(
+        None, examples=['Exactly what I needed'], max_length=2000
+    )
     """
     Free text, at most 2000 characters.
     """
-    feedback: Optional[str] = None
+    feedback: Literal['positive', 'negative']
     """
     `positive` or `negative` (required).
+    """
+
+
+class FileConfig(BaseModel):
+    """
+    `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+
+
+class GoogleDriveConfig(BaseModel):
+    """
+    `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    folder_id: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    service_account_json: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+
+
+class GranularityName(RootModel[Literal['hour', 'day', 'week', 'month']]):
+    root: Literal['hour', 'day', 'week', 'month']
+    """
+    Widths of the time-series buckets.
     """
 
 
@@ -314,6 +385,58 @@ class Metrics(BaseModel):
     """
 
 
+class RootPageId(RootModel[str]):
+    root: str = Field(..., max_length=2048, min_length=1)
+
+
+class NotionConfig(BaseModel):
+    """
+    `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    base_url: Optional[AnyUrl] = None
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    root_page_ids: Optional[list[RootPageId]] = Field(None, max_length=1000)
+    token: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+
+
+class OnedriveConfig(BaseModel):
+    """
+    `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    base_url: Optional[AnyUrl] = None
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    client_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    client_secret: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    folder_path: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    login_base_url: Optional[AnyUrl] = None
+    tenant_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    user: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+
+
 class QueryInput(BaseModel):
     """
     Body of a query.
@@ -322,29 +445,130 @@ class QueryInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    agent_id: Optional[str] = None
+    agent_id: str
     """
     Agent to ask (required).
     """
-    max_tokens: Optional[int] = None
+    max_tokens: Optional[int] = Field(None, ge=1, le=32768)
     """
     1 to 32768; default: the agent's.
     """
-    query: Optional[str] = None
+    query: str = Field(
+        ..., examples=['How do I reset my password?'], max_length=8192, pattern='\\S'
+    )
     """
-    The question (required).
+    The question (required), at most 8192 bytes of UTF-8.
     """
     session_id: Optional[str] = None
-    """
-    Session to continue (`sess_…`); a new one is created when omitted.
-    """
     stream: Optional[bool] = None
     """
     Answer as `text/event-stream` (default false).
     """
-    temperature: Optional[float] = None
+    temperature: Optional[float] = Field(None, ge=0.0, le=2.0)
     """
     0 to 2; default: the agent's.
+    """
+
+
+class QueryStreamEvent1(BaseModel):
+    """
+    The sources given to the model (the answer's `[n]` point into them).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: str = Field(
+        ...,
+        json_schema_extra={
+            'contentMediaType': 'application/json',
+            'contentSchema': {
+                'items': {'$ref': '#/components/schemas/Source'},
+                'type': 'array',
+            },
+        },
+    )
+    event: Literal['sources']
+    id: Optional[str] = None
+    retry: Optional[int] = None
+
+
+class QueryStreamEvent2(BaseModel):
+    """
+    A piece of the answer, to be appended.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: str = Field(
+        ...,
+        json_schema_extra={
+            'contentMediaType': 'application/json',
+            'contentSchema': {
+                'properties': {'text': {'type': 'string'}},
+                'required': ['text'],
+                'type': 'object',
+            },
+        },
+    )
+    event: Literal['token']
+    id: Optional[str] = None
+    retry: Optional[int] = None
+
+
+class QueryStreamEvent3(BaseModel):
+    """
+    The answer is complete.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: str = Field(
+        ...,
+        json_schema_extra={
+            'contentMediaType': 'application/json',
+            'contentSchema': {'$ref': '#/components/schemas/AnswerMetadata'},
+        },
+    )
+    event: Literal['done']
+    id: Optional[str] = None
+    retry: Optional[int] = None
+
+
+class QueryStreamEvent4(BaseModel):
+    """
+    The answer failed midway.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: str = Field(
+        ...,
+        json_schema_extra={
+            'contentMediaType': 'application/json',
+            'contentSchema': {'$ref': '#/components/schemas/ErrorBody'},
+        },
+    )
+    event: Literal['error']
+    id: Optional[str] = None
+    retry: Optional[int] = None
+
+
+class QueryStreamEvent(
+    RootModel[
+        Union[
+            QueryStreamEvent1, QueryStreamEvent2, QueryStreamEvent3, QueryStreamEvent4
+        ]
+    ]
+):
+    root: Union[
+        QueryStreamEvent1, QueryStreamEvent2, QueryStreamEvent3, QueryStreamEvent4
+    ]
+    """
+    An event of `POST /query` with `stream: true`: `sources` first, then `token`s, then `done` or `error`.
     """
 
 
@@ -356,39 +580,13 @@ class RateLimit(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    burst: int = Field(..., ge=0)
+    burst: int = Field(..., ge=1, le=60000)
     """
-    Requests that may arrive at once after a quiet period.
+    Requests that may arrive at once after a quiet period (1 to 60000 in an override).
     """
-    per_minute: int = Field(..., ge=0)
+    per_minute: int = Field(..., ge=1, le=60000)
     """
-    Sustained rate.
-    """
-
-
-class SearchMetadata(BaseModel):
-    """
-    Search metadata.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    embedding_model: Optional[str] = None
-    """
-    Embedding model, null in lexical-only mode.
-    """
-    latency_ms: int = Field(..., ge=0)
-    """
-    Server time for the search.
-    """
-    search_mode: str
-    """
-    `hybrid`, `lexical` or `vector`: the retrievers that ran.
-    """
-    total_chunks_searched: int = Field(..., ge=0)
-    """
-    Chunks in the searched scope.
+    Sustained rate (1 to 60000 in an override).
     """
 
 
@@ -400,30 +598,75 @@ class SemanticSearchInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    data_source_ids: Optional[list[str]] = None
+    data_source_ids: Optional[list[str]] = Field(None, max_length=100)
     """
-    Search only these data sources.
+    Search only these data sources of the caller's organisation (at most 100, no repeats).
     """
-    mode: Optional[str] = None
+    mode: Optional[Literal['hybrid', 'lexical', 'vector']] = None
+    org_id: str
     """
-    `hybrid` (default), `lexical` or `vector`.
+    The caller's organisation (see `GET /api/v1/me`); required.
     """
-    org_id: Optional[str] = None
+    query: str = Field(..., examples=['password reset'], max_length=8192, pattern='\\S')
     """
-    The caller's organisation (see `GET /api/v1/me`).
+    What to search for (required), at most 8192 bytes of UTF-8.
     """
-    query: Optional[str] = None
-    """
-    What to search for.
-    """
-    similarity_threshold: Optional[float] = None
+    similarity_threshold: Optional[float] = Field(None, examples=[0.7], ge=0.0, le=1.0)
     """
     Minimum `similarity_score`, 0 to 1.
     """
-    top_k: Optional[int] = None
+    top_k: Optional[int] = Field(None, examples=[5], ge=1, le=100)
     """
     Results wanted, 1 to 100 (default 10).
     """
+
+
+class SharepointConfig(BaseModel):
+    """
+    `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    client_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    client_secret: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    site_url: AnyUrl
+    tenant_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+
+
+class ChannelId(RootModel[str]):
+    root: str = Field(..., max_length=2048, min_length=1)
+
+
+class SlackConfig(BaseModel):
+    """
+    `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    bot_token: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    channel_ids: list[ChannelId] = Field(..., max_length=1000)
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
 
 
 class Source(BaseModel):
@@ -434,7 +677,7 @@ class Source(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    chunk_id: str = Field(..., examples=['chk_3kTMd9PqW2xYb7Lz0aHc'])
+    chunk_id: str
     """
     Chunk id.
     """
@@ -502,6 +745,10 @@ class SyncStatus(BaseModel):
     """
 
 
+class Tag(RootModel[str]):
+    root: str = Field(..., max_length=50, pattern='\\S')
+
+
 class UploadForm(BaseModel):
     """
     Multipart body of an upload.
@@ -510,7 +757,7 @@ class UploadForm(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    files: list[bytes]
+    files: list[bytes] = Field(..., min_length=1)
     """
     One or more files (repeat the field); PDF, DOCX, PPTX, XLSX, CSV, HTML, Markdown, text, JSON or ZIP.
     """
@@ -532,13 +779,74 @@ class UploadedDocument(BaseModel):
     """
     File name (for zip entries: `archive.zip/path/in/archive`).
     """
-    id: str = Field(..., examples=['doc_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     The document's id.
     """
     status: Literal['queued', 'processing', 'indexed', 'failed']
     """
     `queued` or `failed` (with `error`); an identical earlier upload keeps its state.
+    """
+
+
+class User(BaseModel):
+    """
+    A user of an organisation.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    created_at: AwareDatetime
+    """
+    Creation time.
+    """
+    email: str
+    """
+    Email address, as given; unique in the org regardless of case.
+    """
+    id: str
+    """
+    Its id (`usr_…`).
+    """
+    name: Optional[str] = None
+    """
+    Display name.
+    """
+    role: Literal['readonly', 'train', 'configure', 'admin']
+    """
+    What the user, and keys belonging to the user, may do.
+    """
+    updated_at: AwareDatetime
+    """
+    Last change.
+    """
+
+
+class UserCreate(BaseModel):
+    """
+    Body of `POST /users` and `PUT /users/:id` (all optional on PUT).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    email: str = Field(..., examples=['ada@example.com'], max_length=254)
+    """
+    Email address (required on create), unique in the organisation ignoring case.
+    """
+    name: Optional[str] = Field(
+        None,
+        examples=['Ada Lovelace'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name.
+    """
+    role: Literal['readonly', 'train', 'configure', 'admin']
+    """
+    `readonly`, `train`, `configure` or `admin` (required on create).
     """
 
 
@@ -550,17 +858,45 @@ class UserInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    email: Optional[str] = None
+    email: Optional[str] = Field(None, examples=['ada@example.com'], max_length=254)
     """
-    Email address (required on create).
+    Email address (required on create), unique in the organisation ignoring case.
     """
-    name: Optional[str] = None
+    name: Optional[str] = Field(
+        None,
+        examples=['Ada Lovelace'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
     """
     Display name.
     """
-    role: Optional[str] = None
+    role: Optional[Literal['readonly', 'train', 'configure', 'admin']] = None
+
+
+class UserList(BaseModel):
     """
-    `readonly`, `train`, `configure` or `admin` (required on create).
+    A page of users.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    limit: int = Field(..., ge=0)
+    """
+    Page size used.
+    """
+    offset: int = Field(..., ge=0)
+    """
+    Rows skipped.
+    """
+    total: int = Field(..., ge=0)
+    """
+    All users of the org.
+    """
+    users: list[User]
+    """
+    The users, oldest first.
     """
 
 
@@ -590,6 +926,102 @@ class VersionList(BaseModel):
     """
 
 
+class Webhook(BaseModel):
+    """
+    An endpoint as the API shows it (never with its secret).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    created_at: AwareDatetime
+    """
+    Creation time.
+    """
+    description: Optional[str] = None
+    """
+    Free text for the org's admins.
+    """
+    disabled_reason: Optional[str] = None
+    """
+    Why the endpoint was disabled automatically (repeated failed deliveries), if it was.
+    """
+    enabled: bool
+    """
+    Whether events are sent.
+    """
+    events: list[
+        Literal[
+            'interaction.completed',
+            'interaction.feedback',
+            'data_source.synced',
+            'data_source.failed',
+            'agent.created',
+            'agent.updated',
+            'agent.deleted',
+            'eval.completed',
+            'ping',
+        ]
+    ]
+    """
+    Subscribed events.
+    """
+    failing_since: Optional[AwareDatetime] = None
+    """
+    Start of the current run of failed deliveries.
+    """
+    id: str
+    """
+    Its id.
+    """
+    updated_at: AwareDatetime
+    """
+    Last change.
+    """
+    url: str
+    """
+    Where events are POSTed.
+    """
+
+
+class WebhookCreate(BaseModel):
+    """
+    Fields a client sends to create or change an endpoint; all optional on update.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    description: Optional[str] = Field(None, max_length=500)
+    """
+    Free text, up to 500 characters.
+    """
+    enabled: Optional[bool] = None
+    """
+    Whether events are sent; re-enabling clears `disabled_reason`.
+    """
+    events: list[
+        Literal[
+            'interaction.completed',
+            'interaction.feedback',
+            'data_source.synced',
+            'data_source.failed',
+            'agent.created',
+            'agent.updated',
+            'agent.deleted',
+            'eval.completed',
+        ]
+    ] = Field(..., min_length=1)
+    """
+    Events to subscribe to (see the event list); at least one.
+    """
+    url: AnyUrl = Field(..., examples=['https://example.com/hooks/twig'])
+    """
+    Where events are POSTed (https unless the operator allows http); its host must
+    resolve to a public address unless the operator allows private networks.
+    """
+
+
 class WebhookInput(BaseModel):
     """
     Fields a client sends to create or change an endpoint; all optional on update.
@@ -598,7 +1030,7 @@ class WebhookInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    description: Optional[str] = None
+    description: Optional[str] = Field(None, max_length=500)
     """
     Free text, up to 500 characters.
     """
@@ -606,14 +1038,117 @@ class WebhookInput(BaseModel):
     """
     Whether events are sent; re-enabling clears `disabled_reason`.
     """
-    events: Optional[list[str]] = None
+    events: Optional[
+        list[
+            Literal[
+                'interaction.completed',
+                'interaction.feedback',
+                'data_source.synced',
+                'data_source.failed',
+                'agent.created',
+                'agent.updated',
+                'agent.deleted',
+                'eval.completed',
+            ]
+        ]
+    ] = Field(None, min_length=1)
     """
     Events to subscribe to (see the event list); at least one.
     """
-    url: Optional[str] = None
+    url: Optional[AnyUrl] = Field(None, examples=['https://example.com/hooks/twig'])
     """
-    Where events are POSTed (https unless the operator allows http).
+    Where events are POSTed (https unless the operator allows http); its host must
+    resolve to a public address unless the operator allows private networks.
     """
+
+
+class WebhookList(BaseModel):
+    """
+    A page of webhook endpoints.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    limit: int = Field(..., ge=0)
+    """
+    Page size used.
+    """
+    offset: int = Field(..., ge=0)
+    """
+    Rows skipped.
+    """
+    total: int = Field(..., ge=0)
+    """
+    All endpoints of the org.
+    """
+    webhooks: list[Webhook]
+    """
+    Endpoints, newest first.
+    """
+
+
+class WebhookWithSecret(Webhook):
+    """
+    An endpoint with its signing secret: answered once, on create and on rotation.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    secret: str
+    """
+    Signing secret (`whsec_...`); store it, it is not shown again.
+    """
+
+
+class ExcludePattern(RootModel[str]):
+    root: str = Field(..., max_length=2048, min_length=1)
+
+
+class IncludePattern(RootModel[str]):
+    root: str = Field(..., max_length=2048, min_length=1)
+
+
+class WebsiteConfig(BaseModel):
+    """
+    `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    exclude_patterns: Optional[list[ExcludePattern]] = Field(None, max_length=1000)
+    include_patterns: Optional[list[IncludePattern]] = Field(None, max_length=1000)
+    max_depth: Optional[int] = Field(3, ge=0, le=20)
+    max_pages: Optional[int] = Field(10000, ge=1, le=10000)
+    requests_per_second: Optional[float] = Field(1.0, ge=0.01, le=100.0)
+    url: AnyUrl
+
+
+class ZendeskConfig(BaseModel):
+    """
+    `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    api_token: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    base_url: Optional[AnyUrl] = None
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    email: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    include_tickets: Optional[bool] = False
+    locale: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    subdomain: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
 
 
 class Agent(BaseModel):
@@ -632,11 +1167,11 @@ class Agent(BaseModel):
     """
     Data sources it retrieves from.
     """
-    id: str = Field(..., examples=['agent_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
-    max_tokens: int = Field(..., ge=0)
+    max_tokens: int = Field(..., ge=1, le=32768)
     """
     Answer length limit in tokens.
     """
@@ -660,13 +1195,99 @@ class Agent(BaseModel):
     """
     Instructions given to the model.
     """
-    temperature: float
+    temperature: float = Field(..., ge=0.0, le=2.0)
     """
     Sampling temperature, 0 to 2.
     """
     updated_at: AwareDatetime
     """
     Last change.
+    """
+
+
+class AgentCreate(BaseModel):
+    """
+    Body of `POST /agents` and `PUT /agents/:id` (on update every field is optional).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data_source_ids: list[str] = Field(..., max_length=100)
+    """
+    Data sources of the same organisation (required on create), at most 100, no repeats.
+    """
+    max_tokens: Optional[int] = Field(None, examples=[500], ge=1, le=32768)
+    """
+    1 to 32768 (default 500).
+    """
+    model: Optional[Literal['extractive']] = Field(None, examples=['gpt-4'])
+    """
+    Model name: one this deployment serves (see the 400's `details.configured_models`).
+    """
+    name: str = Field(
+        ...,
+        examples=['Support Bot'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create), at most 200 characters.
+    """
+    rag_strategy: Optional[Literal['redwood', 'cedar', 'cypress']] = None
+    status: Optional[Literal['active', 'inactive']] = None
+    system_prompt: Optional[str] = Field(
+        None, examples=['You are a helpful support assistant.'], max_length=20000
+    )
+    """
+    Instructions given to the model, at most 20000 characters.
+    """
+    temperature: Optional[float] = Field(None, examples=[0.7], ge=0.0, le=2.0)
+    """
+    0 to 2 (default 0.7).
+    """
+
+
+class AgentInput(BaseModel):
+    """
+    Body of `POST /agents` and `PUT /agents/:id` (on update every field is optional).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data_source_ids: Optional[list[str]] = Field(None, max_length=100)
+    """
+    Data sources of the same organisation (required on create), at most 100, no repeats.
+    """
+    max_tokens: Optional[int] = Field(None, examples=[500], ge=1, le=32768)
+    """
+    1 to 32768 (default 500).
+    """
+    model: Optional[Literal['extractive']] = Field(None, examples=['gpt-4'])
+    """
+    Model name: one this deployment serves (see the 400's `details.configured_models`).
+    """
+    name: Optional[str] = Field(
+        None,
+        examples=['Support Bot'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create), at most 200 characters.
+    """
+    rag_strategy: Optional[Literal['redwood', 'cedar', 'cypress']] = None
+    status: Optional[Literal['active', 'inactive']] = None
+    system_prompt: Optional[str] = Field(
+        None, examples=['You are a helpful support assistant.'], max_length=20000
+    )
+    """
+    Instructions given to the model, at most 20000 characters.
+    """
+    temperature: Optional[float] = Field(None, examples=[0.7], ge=0.0, le=2.0)
+    """
+    0 to 2 (default 0.7).
     """
 
 
@@ -714,50 +1335,25 @@ class Analytics(BaseModel):
     """
 
 
-class AnswerMetadata(BaseModel):
+class Answer(BaseModel):
     """
-    `metadata` of an answer.
+    A complete answer.
     """
 
     model_config = ConfigDict(
         extra='allow',
     )
-    cost_usd: float
+    metadata: AnswerMetadata
     """
-    From the configured price table; 0 when the model has no price.
+    Metadata.
     """
-    interaction_id: str = Field(..., examples=['int_3kTMd9PqW2xYb7Lz0aHc'])
+    response: str
     """
-    The stored interaction.
+    The answer text, with citation markers `[n]` pointing into `sources` (1-based).
     """
-    latency_ms: int = Field(..., ge=0)
+    sources: list[Source]
     """
-    Server time from request to answer.
-    """
-    model: str
-    """
-    Model name (the agent's).
-    """
-    rag_strategy: str
-    """
-    Strategy that ran.
-    """
-    reranker: Optional[str] = None
-    """
-    cypress only: what reranked the candidates (a cross-encoder's model id, `llm`, or
-    `none` when no reranker ran).
-    """
-    session_id: str = Field(..., examples=['sess_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Session the turn was added to (new when the request named none).
-    """
-    tokens_input: int = Field(..., ge=0)
-    """
-    Prompt tokens (provider usage; extractive: the embedder's tokenizer).
-    """
-    tokens_output: int = Field(..., ge=0)
-    """
-    Answer tokens.
+    Every chunk given to the model, in the order of the markers.
     """
 
 
@@ -777,11 +1373,11 @@ class Article(BaseModel):
     """
     Creation time.
     """
-    data_source_id: str = Field(..., examples=['ds_3kTMd9PqW2xYb7Lz0aHc'])
+    data_source_id: str
     """
     The built-in `kb` data source its published version is indexed in (for agents' `data_source_ids`).
     """
-    id: str = Field(..., examples=['kb_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -804,6 +1400,58 @@ class Article(BaseModel):
     version: int = Field(..., ge=0)
     """
     1 on creation, +1 on every change.
+    """
+
+
+class ArticleCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    content: str = Field(
+        ...,
+        examples=['# Reset\n\nOpen Settings, then Security.'],
+        max_length=1048576,
+        pattern='\\S',
+    )
+    """
+    Markdown body (required on create), up to 1 MB.
+    """
+    status: Optional[Literal['draft', 'published']] = None
+    tags: Optional[list[Tag]] = Field(None, max_length=20)
+    """
+    Up to 20 tags of up to 50 characters.
+    """
+    title: str = Field(
+        ..., examples=['Resetting your password'], max_length=300, pattern='\\S'
+    )
+    """
+    Title (required on create), up to 300 characters.
+    """
+
+
+class ArticleInput(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    content: Optional[str] = Field(
+        None,
+        examples=['# Reset\n\nOpen Settings, then Security.'],
+        max_length=1048576,
+        pattern='\\S',
+    )
+    """
+    Markdown body (required on create), up to 1 MB.
+    """
+    status: Optional[Literal['draft', 'published']] = None
+    tags: Optional[list[Tag]] = Field(None, max_length=20)
+    """
+    Up to 20 tags of up to 50 characters.
+    """
+    title: Optional[str] = Field(
+        None, examples=['Resetting your password'], max_length=300, pattern='\\S'
+    )
+    """
+    Title (required on create), up to 300 characters.
     """
 
 
@@ -833,44 +1481,6 @@ class ArticleList(BaseModel):
     """
 
 
-class ChunkResult(BaseModel):
-    """
-    One result.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    chunk_id: str = Field(..., examples=['chk_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Chunk id.
-    """
-    data_source_id: str = Field(..., examples=['ds_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Data source of the document.
-    """
-    document_id: str = Field(..., examples=['doc_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Document id.
-    """
-    document_title: str
-    """
-    Document title.
-    """
-    document_url: Optional[str] = None
-    """
-    Document URL, if any.
-    """
-    similarity_score: float
-    """
-    `(1 + cosine(query, chunk)) / 2` in [0, 1] (lexical-only mode: `bm25 / (bm25 + 10)`).
-    """
-    text: str
-    """
-    Chunk text.
-    """
-
-
 class DataSource(BaseModel):
     """
     A data source as stored. Secrets inside `config` are stored, but [`DataSource::public_config`] hides them.
@@ -891,7 +1501,7 @@ class DataSource(BaseModel):
     """
     Creation time.
     """
-    id: str = Field(..., examples=['ds_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -933,6 +1543,256 @@ class DataSource(BaseModel):
     updated_at: AwareDatetime
     """
     Last change.
+    """
+
+
+class DataSourceCreateConfluence(BaseModel):
+    """
+    Body of `POST /data-sources` for a confluence source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: ConfluenceConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['confluence']
+
+
+class DataSourceCreateFile(BaseModel):
+    """
+    Body of `POST /data-sources` for a file source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: Optional[FileConfig] = None
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['file']
+
+
+class DataSourceCreateGoogleDrive(BaseModel):
+    """
+    Body of `POST /data-sources` for a google_drive source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: GoogleDriveConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['google_drive']
+
+
+class DataSourceCreateNotion(BaseModel):
+    """
+    Body of `POST /data-sources` for a notion source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: Optional[NotionConfig] = None
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['notion']
+
+
+class DataSourceCreateOnedrive(BaseModel):
+    """
+    Body of `POST /data-sources` for a onedrive source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: OnedriveConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['onedrive']
+
+
+class DataSourceCreateSharepoint(BaseModel):
+    """
+    Body of `POST /data-sources` for a sharepoint source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: SharepointConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['sharepoint']
+
+
+class DataSourceCreateSlack(BaseModel):
+    """
+    Body of `POST /data-sources` for a slack source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: SlackConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['slack']
+
+
+class DataSourceCreateWebsite(BaseModel):
+    """
+    Body of `POST /data-sources` for a website source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: WebsiteConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['website']
+
+
+class DataSourceCreateZendesk(BaseModel):
+    """
+    Body of `POST /data-sources` for a zendesk source.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: ZendeskConfig
+    name: str = Field(
+        ...,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Literal['zendesk']
+
+
+class DataSourceInput(BaseModel):
+    """
+    Body of `POST /data-sources` and `PUT /data-sources/:id` (on update every field is optional).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    config: Optional[
+        Union[
+            WebsiteConfig,
+            FileConfig,
+            ConfluenceConfig,
+            SlackConfig,
+            GoogleDriveConfig,
+            SharepointConfig,
+            ZendeskConfig,
+            NotionConfig,
+            OnedriveConfig,
+        ]
+    ] = None
+    """
+    Replaces the config; the schema of the source's type applies.
+    """
+    name: Optional[str] = Field(
+        None,
+        examples=['Help Center'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
+    """
+    Display name (required on create).
+    """
+    sync_frequency: Optional[Literal['hourly', 'daily', 'weekly', 'manual']] = None
+    type: Optional[
+        Literal[
+            'website',
+            'file',
+            'confluence',
+            'slack',
+            'google_drive',
+            'sharepoint',
+            'zendesk',
+            'notion',
+            'onedrive',
+        ]
+    ] = None
+    """
+    The source's type, if given (it cannot change).
     """
 
 
@@ -992,11 +1852,11 @@ class Delivery(BaseModel):
     """
     Event name.
     """
-    event_id: str = Field(..., examples=['evt_3kTMd9PqW2xYb7Lz0aHc'])
+    event_id: str
     """
     The event's id (also in the body).
     """
-    id: str = Field(..., examples=['whd_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -1012,7 +1872,7 @@ class Delivery(BaseModel):
     """
     Last change.
     """
-    webhook_id: str = Field(..., examples=['wh_3kTMd9PqW2xYb7Lz0aHc'])
+    webhook_id: str
     """
     The endpoint.
     """
@@ -1064,7 +1924,7 @@ class Document(BaseModel):
     """
     First ingestion.
     """
-    data_source_id: str = Field(..., examples=['ds_3kTMd9PqW2xYb7Lz0aHc'])
+    data_source_id: str
     """
     Data source it belongs to.
     """
@@ -1076,7 +1936,7 @@ class Document(BaseModel):
     """
     Original file name, for uploads.
     """
-    id: str = Field(..., examples=['doc_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -1140,7 +2000,9 @@ class ErrorBody(BaseModel):
     """
     The error.
     """
-    request_id: str = Field(..., examples=['req_8fKq2LmZ0xYb7Lz0aHc1'])
+    request_id: str = Field(
+        ..., examples=['req_8fKq2LmZ0xYb7Lz0aHc1'], pattern='^req_[A-Za-z0-9]{1,64}$'
+    )
     """
     Id of the request, also in `X-Request-Id`.
     """
@@ -1154,7 +2016,7 @@ class Interaction(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    agent_id: str = Field(..., examples=['agent_3kTMd9PqW2xYb7Lz0aHc'])
+    agent_id: str
     """
     Agent asked.
     """
@@ -1175,7 +2037,7 @@ class Interaction(BaseModel):
     """
     Comment given with the feedback.
     """
-    id: str = Field(..., examples=['int_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -1269,7 +2131,7 @@ class Job(BaseModel):
     """
     Last error.
     """
-    id: str = Field(..., examples=['job_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -1345,7 +2207,7 @@ class Me(BaseModel):
     """
     `live` or `test`.
     """
-    key_id: str = Field(..., examples=['key_3kTMd9PqW2xYb7Lz0aHc'])
+    key_id: str
     """
     The key's id.
     """
@@ -1353,7 +2215,7 @@ class Me(BaseModel):
     """
     The key's name.
     """
-    org_id: str = Field(..., examples=['org_3kTMd9PqW2xYb7Lz0aHc'])
+    org_id: str
     """
     Organisation of the key (needed by semantic search).
     """
@@ -1363,6 +2225,32 @@ class Me(BaseModel):
     Its scopes.
     """
     user_id: Optional[str] = None
+
+
+class SearchMetadata(BaseModel):
+    """
+    Search metadata.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    embedding_model: Optional[str] = None
+    """
+    Embedding model, null in lexical-only mode.
+    """
+    latency_ms: int = Field(..., ge=0)
+    """
+    Server time for the search.
+    """
+    search_mode: Literal['hybrid', 'lexical', 'vector']
+    """
+    `hybrid`, `lexical` or `vector`: the retrievers that ran.
+    """
+    total_chunks_searched: int = Field(..., ge=0)
+    """
+    Chunks in the searched scope.
+    """
 
 
 class SemanticSearchOutput(BaseModel):
@@ -1409,186 +2297,6 @@ class UploadResponse(BaseModel):
     """
 
 
-class User(BaseModel):
-    """
-    A user of an organisation.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    created_at: AwareDatetime
-    """
-    Creation time.
-    """
-    email: str
-    """
-    Email address, as given; unique in the org regardless of case.
-    """
-    id: str = Field(..., examples=['usr_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Its id (`usr_…`).
-    """
-    name: Optional[str] = None
-    """
-    Display name.
-    """
-    role: Literal['readonly', 'train', 'configure', 'admin']
-    """
-    What the user, and keys belonging to the user, may do.
-    """
-    updated_at: AwareDatetime
-    """
-    Last change.
-    """
-
-
-class UserList(BaseModel):
-    """
-    A page of users.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    limit: int = Field(..., ge=0)
-    """
-    Page size used.
-    """
-    offset: int = Field(..., ge=0)
-    """
-    Rows skipped.
-    """
-    total: int = Field(..., ge=0)
-    """
-    All users of the org.
-    """
-    users: list[User]
-    """
-    The users, oldest first.
-    """
-
-
-class Webhook(BaseModel):
-    """
-    An endpoint as the API shows it (never with its secret).
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    created_at: AwareDatetime
-    """
-    Creation time.
-    """
-    description: Optional[str] = None
-    """
-    Free text for the org's admins.
-    """
-    disabled_reason: Optional[str] = None
-    """
-    Why the endpoint was disabled automatically (repeated failed deliveries), if it was.
-    """
-    enabled: bool
-    """
-    Whether events are sent.
-    """
-    events: list[
-        Literal[
-            'interaction.completed',
-            'interaction.feedback',
-            'data_source.synced',
-            'data_source.failed',
-            'agent.created',
-            'agent.updated',
-            'agent.deleted',
-            'eval.completed',
-            'ping',
-        ]
-    ]
-    """
-    Subscribed events.
-    """
-    failing_since: Optional[AwareDatetime] = None
-    """
-    Start of the current run of failed deliveries.
-    """
-    id: str = Field(..., examples=['wh_3kTMd9PqW2xYb7Lz0aHc'])
-    """
-    Its id.
-    """
-    updated_at: AwareDatetime
-    """
-    Last change.
-    """
-    url: str
-    """
-    Where events are POSTed.
-    """
-
-
-class WebhookList(BaseModel):
-    """
-    A page of webhook endpoints.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    limit: int = Field(..., ge=0)
-    """
-    Page size used.
-    """
-    offset: int = Field(..., ge=0)
-    """
-    Rows skipped.
-    """
-    total: int = Field(..., ge=0)
-    """
-    All endpoints of the org.
-    """
-    webhooks: list[Webhook]
-    """
-    Endpoints, newest first.
-    """
-
-
-class WebhookWithSecret(Webhook):
-    """
-    An endpoint with its signing secret: answered once, on create and on rotation.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    secret: str
-    """
-    Signing secret (`whsec_...`); store it, it is not shown again.
-    """
-
-
-class Answer(BaseModel):
-    """
-    A complete answer.
-    """
-
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    metadata: AnswerMetadata
-    """
-    Metadata.
-    """
-    response: str
-    """
-    The answer text, with citation markers `[n]` pointing into `sources` (1-based).
-    """
-    sources: list[Source]
-    """
-    Every chunk given to the model, in the order of the markers.
-    """
-
-
 class ApiKey(BaseModel):
     """
     An API key record (never the secret).
@@ -1609,7 +2317,7 @@ class ApiKey(BaseModel):
     """
     After this instant the key is refused.
     """
-    id: str = Field(..., examples=['key_3kTMd9PqW2xYb7Lz0aHc'])
+    id: str
     """
     Its id.
     """
@@ -1676,6 +2384,37 @@ class ApiKeyList(BaseModel):
     """
 
 
+class DataSourceCreate(
+    RootModel[
+        Union[
+            DataSourceCreateWebsite,
+            DataSourceCreateFile,
+            DataSourceCreateConfluence,
+            DataSourceCreateSlack,
+            DataSourceCreateGoogleDrive,
+            DataSourceCreateSharepoint,
+            DataSourceCreateZendesk,
+            DataSourceCreateNotion,
+            DataSourceCreateOnedrive,
+        ]
+    ]
+):
+    root: Union[
+        DataSourceCreateWebsite,
+        DataSourceCreateFile,
+        DataSourceCreateConfluence,
+        DataSourceCreateSlack,
+        DataSourceCreateGoogleDrive,
+        DataSourceCreateSharepoint,
+        DataSourceCreateZendesk,
+        DataSourceCreateNotion,
+        DataSourceCreateOnedrive,
+    ] = Field(..., discriminator='type')
+    """
+    Body of `POST /data-sources`: `config` depends on `type`.
+    """
+
+
 class KeyInput(BaseModel):
     """
     Body of `POST /api-keys`.
@@ -1684,27 +2423,28 @@ class KeyInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    environment: Optional[str] = None
-    """
-    `live` (default) or `test`.
-    """
+    environment: Optional[Literal['live', 'test']] = None
     expires_at: Optional[AwareDatetime] = None
     """
     Optional RFC 3339 expiry, in the future.
     """
-    name: Optional[str] = None
+    name: str = Field(
+        ...,
+        examples=['Production'],
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
     """
-    Label for the key.
+    Label for the key (required).
     """
     rate_limits: Optional[LimitChanges] = None
-    scopes: Optional[list[str]] = None
+    scopes: list[Literal['read', 'write', 'execute', 'admin']] = Field(
+        ..., examples=[['read', 'execute']], min_length=1
+    )
     """
-    Any of `read`, `write`, `execute`, `admin`.
+    Any of `read`, `write`, `execute`, `admin` (required, at least one).
     """
     user_id: Optional[str] = None
-    """
-    The user (`usr_…`) the key belongs to; its scopes must be within the user's role.
-    """
 
 
 class KeyUpdate(BaseModel):
@@ -1715,7 +2455,11 @@ class KeyUpdate(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    name: Optional[str] = None
+    name: Optional[str] = Field(
+        None,
+        max_length=200,
+        pattern='^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$',
+    )
     """
     New label.
     """
