@@ -155,25 +155,50 @@ impl LimitOverrides {
 }
 
 /// A change to [`LimitOverrides`]: per scope, absent leaves it, `null` clears it, an object sets it.
+// Read through a JSON object: serde's derive would also take an array of the fields in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct LimitChanges {
     /// Read scope.
-    #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<RateLimit>)]
     pub read: Option<Option<RateLimit>>,
     /// Write scope.
-    #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<RateLimit>)]
     pub write: Option<Option<RateLimit>>,
     /// Execute scope.
-    #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<RateLimit>)]
     pub execute: Option<Option<RateLimit>>,
     /// Admin scope.
-    #[serde(default, deserialize_with = "some_or_null")]
     #[schema(value_type = Option<RateLimit>)]
     pub admin: Option<Option<RateLimit>>,
+}
+
+/// The fields of [`LimitChanges`], read from an object only.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitChangesFields {
+    #[serde(default, deserialize_with = "some_or_null")]
+    read: Option<Option<RateLimit>>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    write: Option<Option<RateLimit>>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    execute: Option<Option<RateLimit>>,
+    #[serde(default, deserialize_with = "some_or_null")]
+    admin: Option<Option<RateLimit>>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for LimitChanges {
+    type Error = serde_json::Error;
+
+    fn try_from(m: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let f: LimitChangesFields = serde_json::from_value(serde_json::Value::Object(m))?;
+        Ok(Self {
+            read: f.read,
+            write: f.write,
+            execute: f.execute,
+            admin: f.admin,
+        })
+    }
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None, via `default`).
@@ -322,6 +347,24 @@ mod tests {
         burst: 120,
     };
     const T0: i64 = 1_700_000_000_000_000;
+
+    #[test]
+    fn limit_changes_are_read_from_objects_only() {
+        let c: LimitChanges =
+            serde_json::from_str(r#"{"read": {"per_minute": 5, "burst": 6}, "write": null}"#)
+                .unwrap();
+        assert_eq!(
+            c.read,
+            Some(Some(RateLimit {
+                per_minute: 5,
+                burst: 6
+            }))
+        );
+        assert_eq!(c.write, Some(None));
+        assert_eq!(c.admin, None);
+        assert!(serde_json::from_str::<LimitChanges>("[null, null]").is_err());
+        assert!(serde_json::from_str::<LimitChanges>(r#"{"other": null}"#).is_err());
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refused_with_headers() {

@@ -126,7 +126,10 @@ pub(crate) async fn run(
             .map_err(retry)?;
         h.checkpoint(&ds.id, c, ctx).await?;
     }
-    if saved.completed % u64::from(h.config.prune_every.max(1)) == 0 {
+    if saved
+        .completed
+        .is_multiple_of(u64::from(h.config.prune_every.max(1)))
+    {
         if let Some(ids) = conn.list_ids().await.map_err(job_error)? {
             prune(h, ds, ids.into_iter().collect()).await?;
         }
