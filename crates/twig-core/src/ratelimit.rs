@@ -155,9 +155,7 @@ impl LimitOverrides {
 }
 
 /// A change to [`LimitOverrides`]: per scope, absent leaves it, `null` clears it, an object sets it.
-// Read through a JSON object: serde's derive would also take an array of the fields in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct LimitChanges {
     /// Read scope.
     #[schema(value_type = Option<RateLimit>)]
@@ -173,40 +171,43 @@ pub struct LimitChanges {
     pub admin: Option<Option<RateLimit>>,
 }
 
-/// The fields of [`LimitChanges`], read from an object only.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitChangesFields {
-    #[serde(default, deserialize_with = "some_or_null")]
-    read: Option<Option<RateLimit>>,
-    #[serde(default, deserialize_with = "some_or_null")]
-    write: Option<Option<RateLimit>>,
-    #[serde(default, deserialize_with = "some_or_null")]
-    execute: Option<Option<RateLimit>>,
-    #[serde(default, deserialize_with = "some_or_null")]
-    admin: Option<Option<RateLimit>>,
-}
-
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for LimitChanges {
-    type Error = serde_json::Error;
-
-    fn try_from(m: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
-        let f: LimitChangesFields = serde_json::from_value(serde_json::Value::Object(m))?;
-        Ok(Self {
-            read: f.read,
-            write: f.write,
-            execute: f.execute,
-            admin: f.admin,
-        })
+// By hand: serde's derive would also take an array of the fields in order.
+impl<'de> serde::Deserialize<'de> for LimitChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Scopes;
+        impl<'de> serde::de::Visitor<'de> for Scopes {
+            type Value = LimitChanges;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object with read, write, execute or admin")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<LimitChanges, A::Error> {
+                // An identifier key, so an unknown name fails where the derive fails (path kept).
+                #[derive(serde::Deserialize)]
+                #[serde(field_identifier, rename_all = "lowercase")]
+                enum Key {
+                    Read,
+                    Write,
+                    Execute,
+                    Admin,
+                }
+                let mut out = LimitChanges::default();
+                while let Some(k) = m.next_key::<Key>()? {
+                    let slot = match k {
+                        Key::Read => &mut out.read,
+                        Key::Write => &mut out.write,
+                        Key::Execute => &mut out.execute,
+                        Key::Admin => &mut out.admin,
+                    };
+                    *slot = Some(m.next_value::<Option<RateLimit>>()?);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Scopes)
     }
-}
-
-/// Tells an explicit `null` (Some(None)) from an absent field (None, via `default`).
-fn some_or_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<RateLimit>>, D::Error> {
-    use serde::Deserialize;
-    Option::<RateLimit>::deserialize(d).map(Some)
 }
 
 impl LimitChanges {
