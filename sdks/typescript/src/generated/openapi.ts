@@ -3295,7 +3295,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description ds_… */
-                    id: string;
+                    id: components["schemas"]["DataSourceId"];
                 };
                 cookie?: never;
             };
