@@ -106,6 +106,23 @@ const fn f(name: &'static str, kind: FieldKind, required: bool) -> Field {
         kind,
         required,
         secret: false,
+        check: None,
+    }
+}
+
+/// A string field (or each string of a list field) that must pass `check`.
+const fn checked(
+    name: &'static str,
+    kind: FieldKind,
+    required: bool,
+    check: &'static Check,
+) -> Field {
+    Field {
+        name,
+        kind,
+        required,
+        secret: false,
+        check: Some(check),
     }
 }
 
@@ -115,8 +132,101 @@ const fn secret(name: &'static str) -> Field {
         kind: FieldKind::Text,
         required: false,
         secret: true,
+        check: None,
     }
 }
+
+/// A secret a sync cannot do without (kept from the stored config when an update omits it).
+const fn required_secret(name: &'static str) -> Field {
+    Field {
+        required: true,
+        ..secret(name)
+    }
+}
+
+/// A rule for a string value: the test enforced, the same rule as a JSON Schema pattern, and
+/// what to tell a client that breaks it.
+#[derive(Debug)]
+struct Check {
+    test: fn(&str) -> bool,
+    pattern: &'static str,
+    hint: &'static str,
+}
+
+/// A host name (`acme.atlassian.net`), no scheme or path.
+const HOST: Check = Check {
+    test: |s| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    },
+    pattern: r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    hint: "a host name such as acme.atlassian.net (no scheme or path)",
+};
+
+/// A Confluence space key: 2-10 upper-case letters or digits, starting with a letter.
+const SPACE_KEY: Check = Check {
+    test: |s| {
+        (2..=10).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_uppercase()
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    },
+    pattern: "^[A-Z][A-Z0-9]{1,9}$",
+    hint: "a space key: 2-10 upper-case letters or digits, starting with a letter (ENG)",
+};
+
+/// A Zendesk subdomain (`acme` of acme.zendesk.com).
+const SUBDOMAIN: Check = Check {
+    test: |s| {
+        (1..=63).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    },
+    pattern: "^[a-z0-9][a-z0-9-]{0,62}$",
+    hint: "the subdomain of <subdomain>.zendesk.com, lower case (acme)",
+};
+
+/// A locale such as `en-us` or `fr`.
+const LOCALE: Check = Check {
+    test: |s| {
+        let mut parts = s.split('-');
+        parts.next().is_some_and(|l| {
+            (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic())
+        }) && parts
+            .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    },
+    pattern: "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+    hint: "a locale such as en-us",
+};
+
+/// A Notion page id: 32 hex digits, with or without dashes.
+const NOTION_ID: Check = Check {
+    test: |s| {
+        let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
+        hex.len() == 32 && hex.iter().all(u8::is_ascii_hexdigit) && s.len() <= 36
+    },
+    pattern: "^[0-9a-fA-F-]{32,36}$",
+    hint: "a Notion page id (32 hex digits, dashes allowed)",
+};
+
+/// An e-mail address, loosely: something@host.
+const EMAIL: Check = Check {
+    test: |s| {
+        s.split_once('@').is_some_and(|(u, h)| {
+            !u.is_empty() && !h.is_empty() && !s.chars().any(char::is_whitespace)
+        })
+    },
+    pattern: r"^[^@\s]+@[^@\s]+$",
+    hint: "an e-mail address",
+};
 
 /// Chunking settings every type accepts.
 const COMMON_FIELDS: &[Field] = &[
@@ -173,10 +283,28 @@ const WEBSITE_FIELDS: &[Field] = &[
     ),
 ];
 const CONFLUENCE_FIELDS: &[Field] = &[
-    f("base_url", FieldKind::Url, true),
-    f("space_keys", FieldKind::TextList, false),
-    f("email", FieldKind::Text, false),
-    secret("api_token"),
+    checked("domain", FieldKind::Text, false, &HOST),
+    checked("space_key", FieldKind::Text, false, &SPACE_KEY),
+    checked("space_keys", FieldKind::TextList, false, &SPACE_KEY),
+    checked("email", FieldKind::Text, true, &EMAIL),
+    required_secret("api_token"),
+    f(
+        "lookback_days",
+        FieldKind::Int {
+            min: 1,
+            max: 36_500,
+            default: None,
+        },
+        false,
+    ),
+    f(
+        "include_attachments",
+        FieldKind::Bool {
+            default: Some(true),
+        },
+        false,
+    ),
+    f("base_url", FieldKind::Url, false),
 ];
 const SLACK_FIELDS: &[Field] = &[
     f("channel_ids", FieldKind::TextList, true),
@@ -192,12 +320,11 @@ const SHAREPOINT_FIELDS: &[Field] = &[
     f("client_id", FieldKind::Text, false),
     secret("client_secret"),
 ];
-// The connector branches refine these three tables (issue "Connectors I/II").
 const ZENDESK_FIELDS: &[Field] = &[
-    f("subdomain", FieldKind::Text, true),
-    f("email", FieldKind::Text, true),
-    secret("api_token"),
-    f("locale", FieldKind::Text, false),
+    checked("subdomain", FieldKind::Text, true, &SUBDOMAIN),
+    checked("email", FieldKind::Text, true, &EMAIL),
+    required_secret("api_token"),
+    checked("locale", FieldKind::Text, false, &LOCALE),
     f(
         "include_tickets",
         FieldKind::Bool {
@@ -205,13 +332,39 @@ const ZENDESK_FIELDS: &[Field] = &[
         },
         false,
     ),
+    f(
+        "ticket_lookback_days",
+        FieldKind::Int {
+            min: 1,
+            max: 365,
+            default: Some(90),
+        },
+        false,
+    ),
+    f(
+        "max_articles",
+        FieldKind::Int {
+            min: 1,
+            max: 1_000_000,
+            default: Some(10_000),
+        },
+        false,
+    ),
     f("base_url", FieldKind::Url, false),
 ];
 const NOTION_FIELDS: &[Field] = &[
-    secret("token"),
-    f("root_page_ids", FieldKind::TextList, false),
+    required_secret("token"),
+    checked("root_page_ids", FieldKind::TextList, false, &NOTION_ID),
     f("base_url", FieldKind::Url, false),
 ];
+
+/// Fields of which a type needs at least one (`domain` or `base_url` for Confluence).
+fn one_of(kind: DataSourceType) -> &'static [&'static str] {
+    match kind {
+        DataSourceType::Confluence => &["domain", "base_url"],
+        _ => &[],
+    }
+}
 const ONEDRIVE_FIELDS: &[Field] = &[
     f("user", FieldKind::Text, true),
     f("folder_path", FieldKind::Text, false),
@@ -248,6 +401,7 @@ struct Field {
     kind: FieldKind,
     required: bool,
     secret: bool,
+    check: Option<&'static Check>,
 }
 
 /// How often a source is synced automatically.
@@ -628,6 +782,22 @@ pub fn validate_config(
             map.insert(f.name.into(), Value::from(i));
         }
     }
+    let needs = one_of(kind);
+    if !needs.is_empty() && !needs.iter().any(|n| map.contains_key(*n)) {
+        let path = format!("config.{}", needs[0]);
+        return Err(Error::invalid_field(
+            &path,
+            format!(
+                "Missing required field: {path} (a {} data source needs one of {})",
+                kind.as_str(),
+                needs
+                    .iter()
+                    .map(|n| format!("config.{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     let chunking = chunking_of(&map);
     if chunking.overlap_tokens * 2 > chunking.max_tokens {
         return Err(Error::invalid_field(
@@ -683,6 +853,7 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
                     format!("{path} must be a non-empty string"),
                 ));
             }
+            apply_check(f, v.as_str().unwrap_or_default(), path)?;
         }
         FieldKind::TextList => {
             let ok = v.as_array().is_some_and(|a| {
@@ -697,6 +868,9 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
                     path,
                     format!("{path} must be a list of non-empty strings"),
                 ));
+            }
+            for x in v.as_array().into_iter().flatten() {
+                apply_check(f, x.as_str().unwrap_or_default(), path)?;
             }
         }
         FieldKind::Int { min, max, .. } => {
@@ -725,6 +899,16 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+fn apply_check(f: &Field, s: &str, path: &str) -> Result<(), Error> {
+    match f.check {
+        Some(c) if !(c.test)(s) => Err(Error::invalid_field(
+            path,
+            format!("{path} must be {}, got {s:?}", c.hint),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The JSON Schema of `config` for `kind`, derived from the same field table
@@ -768,6 +952,12 @@ pub fn config_schema(kind: DataSourceType) -> Value {
                 s
             }
         };
+        if let Some(c) = f.check {
+            match f.kind {
+                FieldKind::TextList => s["items"]["pattern"] = c.pattern.into(),
+                _ => s["pattern"] = c.pattern.into(),
+            }
+        }
         if f.secret {
             s["writeOnly"] = true.into();
             s["description"] = format!(
@@ -796,6 +986,13 @@ pub fn config_schema(kind: DataSourceType) -> Value {
     });
     if !required.is_empty() {
         schema["required"] = Value::Array(required);
+    }
+    let needs = one_of(kind);
+    if !needs.is_empty() {
+        schema["anyOf"] = needs
+            .iter()
+            .map(|n| serde_json::json!({"required": [n]}))
+            .collect();
     }
     schema
 }
@@ -950,6 +1147,69 @@ mod tests {
             json!(["integer", "null"])
         );
         assert_eq!(web["properties"]["url"]["type"], json!("string"));
+    }
+
+    #[test]
+    fn connector_fields_are_checked_and_named() {
+        let make = |kind: &str, config: Value| {
+            DataSource::create(
+                OrgId::generate(),
+                DataSourceInput {
+                    kind: Some(kind.into()),
+                    name: Some("x".into()),
+                    config: Some(config),
+                    sync_frequency: None,
+                },
+            )
+        };
+        let ok = json!({"domain": "acme.atlassian.net", "email": "a@b.io", "api_token": "t"});
+        let ds = make("confluence", ok.clone()).unwrap();
+        assert_eq!(ds.config["include_attachments"], json!(true));
+        for (patch, field) in [
+            (
+                json!({"domain": "https://acme.atlassian.net"}),
+                "config.domain",
+            ),
+            (json!({"space_key": "E"}), "config.space_key"),
+            (json!({"space_key": "eng"}), "config.space_key"),
+            (
+                json!({"space_keys": ["ENG", "TOOLONGKEY1"]}),
+                "config.space_keys",
+            ),
+            (json!({"email": "nobody"}), "config.email"),
+            (json!({"api_token": null}), "config.api_token"),
+            (json!({"lookback_days": 0}), "config.lookback_days"),
+            (json!({"domain": null}), "config.domain"),
+        ] {
+            let mut c = ok.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            let e = make("confluence", c.clone()).unwrap_err().to_string();
+            assert!(e.contains(field), "{c}: {e}");
+        }
+        let z = json!({"subdomain": "acme", "email": "a@b.io", "api_token": "t"});
+        let ds = make("zendesk", z.clone()).unwrap();
+        assert_eq!(ds.config["max_articles"], json!(10_000));
+        let mut bad = z.clone();
+        bad["locale"] = json!("english please");
+        assert!(make("zendesk", bad)
+            .unwrap_err()
+            .to_string()
+            .contains("config.locale"));
+        let e = make(
+            "notion",
+            json!({"root_page_ids": ["59833787-2cf9-4fdf-8782-e53db20768a5"]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("config.token"), "{e}");
+        let s = config_schema(DataSourceType::Confluence);
+        assert_eq!(
+            s["properties"]["space_key"]["pattern"],
+            json!("^[A-Z][A-Z0-9]{1,9}$")
+        );
+        assert_eq!(s["anyOf"][0]["required"], json!(["domain"]));
     }
 
     #[test]
