@@ -205,6 +205,193 @@ impl Phase {
     }
 }
 
+/// A temporary data dir with a store, the model (timed) and a job runner.
+struct Rig {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    model: Option<Arc<dyn Embedder>>,
+    timed: Option<Arc<TimedEmbedder>>,
+    files_store: Arc<twig_ingest::files::FileStore>,
+    runner: Runner,
+    org: Org,
+    _tmp: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new(settings: &Settings) -> anyhow::Result<Rig> {
+        let tmp = tempfile::tempdir()?;
+        let mut settings = settings.clone();
+        settings.data_dir = tmp.path().to_path_buf();
+        settings.database_url = None;
+        settings.ingest.allow_private_networks = true;
+        let store: Arc<dyn Store> = crate::cli::open_store(&settings).await?;
+        let model = crate::retrieval::embedder(&settings).await?;
+        let timed = model.clone().map(|inner| {
+            Arc::new(TimedEmbedder {
+                inner,
+                nanos: AtomicU64::new(0),
+            })
+        });
+        let embedder = timed.clone().map(|t| t as Arc<dyn Embedder>);
+        let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder).await?;
+        let files_store = crate::ingest::file_store(&settings, store.clone());
+        let handler = Arc::new(twig_ingest::sync::SyncHandler::new(
+            store.clone(),
+            retriever,
+            files_store.clone(),
+            crate::ingest::config(&settings),
+        ));
+        let runner = Runner::new(store.clone(), RunnerConfig::default()).register(handler);
+        let org = Org::new("bench")?;
+        store.create_org(&org).await?;
+        Ok(Rig {
+            settings,
+            store,
+            model,
+            timed,
+            files_store,
+            runner,
+            org,
+            _tmp: tmp,
+        })
+    }
+
+    /// Seconds the model has spent embedding so far.
+    fn embed_s(&self) -> f64 {
+        self.timed
+            .as_ref()
+            .map_or(0.0, |t| t.nanos.load(Ordering::Relaxed) as f64 / 1e9)
+    }
+
+    /// Syncs `ds` to the end; answers the wall time.
+    async fn sync(&self, ds: &DataSource) -> anyhow::Result<f64> {
+        let t = Instant::now();
+        enqueue_sync(self.store.as_ref(), &self.org.id, &ds.id).await?;
+        drain(&self.runner).await?;
+        Ok(t.elapsed().as_secs_f64())
+    }
+}
+
+/// `twig bench ingest --connector <name>`: a connector's sync against its vendor on loopback,
+/// in pages/s, with the share of wall time outside embedding (requests, conversion, storing,
+/// indexing), then a re-sync after 1% of the pages changed.
+pub async fn connector(
+    settings: &Settings,
+    dataset: &Path,
+    name: &str,
+    items: usize,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        name == "confluence",
+        "no loopback vendor for connector {name:?}"
+    );
+    let rig = Rig::new(settings).await?;
+    let texts = corpus(dataset, items);
+    let site = twig_loopback::confluence::FakeConfluence::new("bench@twig.test", "bench-token");
+    let (_served, base) = site.serve().await?;
+    let space = site.add_space("BENCH", "Benchmark");
+    let mut ids = Vec::new();
+    let mut parent = None;
+    for (i, (title, text)) in texts.iter().enumerate() {
+        // A tree: every 50th page is a section the next 49 hang under.
+        let id = site.add_page(
+            space,
+            if i % 50 == 0 { None } else { parent },
+            title,
+            &format!(
+                "<h1>{}</h1><p>{}</p>",
+                escape_html(title),
+                escape_html(text)
+            ),
+        );
+        if i % 50 == 0 {
+            parent = Some(id);
+        }
+        ids.push(id);
+    }
+    site.backdate_all(1);
+    let ds = DataSource::create(
+        rig.org.id.clone(),
+        DataSourceInput {
+            kind: Some("confluence".into()),
+            name: Some("confluence".into()),
+            config: Some(
+                json!({"base_url": base, "email": "bench@twig.test", "api_token": "bench-token"}),
+            ),
+            ..Default::default()
+        },
+    )?;
+    rig.store.create_data_source(&ds).await?;
+    if !as_json {
+        eprintln!(
+            "syncing {} Confluence pages from a loopback site ...",
+            ids.len()
+        );
+    }
+    let e0 = rig.embed_s();
+    let wall = rig.sync(&ds).await?;
+    let embed = rig.embed_s() - e0;
+    let got = rig
+        .store
+        .get_data_source(&rig.org.id, &ds.id)
+        .await?
+        .context("data source vanished")?;
+    let counts = rig.store.documents().count_documents(&ds.id).await?;
+    anyhow::ensure!(
+        counts.indexed == ids.len() as u64,
+        "indexed {} of {} pages: {:?}",
+        counts.indexed,
+        ids.len(),
+        got.last_error
+    );
+    let changed = (ids.len() / 100).max(1);
+    for id in ids.iter().take(changed) {
+        site.edit_page(
+            *id,
+            "<p>This page was edited for the re-sync benchmark.</p>",
+        );
+    }
+    let e1 = rig.embed_s();
+    let resync = rig.sync(&ds).await?;
+    let resync_embed = rig.embed_s() - e1;
+    let outside = (wall - embed).max(0.0) / wall;
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "connector": name, "model": rig.settings.embedding.provider,
+                "pages": counts.indexed, "chunks": got.chunks_indexed, "wall_s": wall,
+                "pages_per_s": counts.indexed as f64 / wall,
+                "share": {"embedding": embed / wall, "outside_embedding": outside},
+                "resync": {"changed": changed, "wall_s": resync, "embedding_s": resync_embed},
+            })
+        );
+    } else {
+        println!(
+            "{name}: {} pages, {} chunks in {wall:.1} s: {:.1} pages/s",
+            counts.indexed,
+            got.chunks_indexed,
+            counts.indexed as f64 / wall
+        );
+        println!(
+            "  embedding {:.1}%, outside embedding {:.1}% (requests, conversion, storing, indexing; target < 20%)",
+            100.0 * embed / wall,
+            100.0 * outside
+        );
+        println!(
+            "  re-sync after {changed} pages changed: {resync:.2} s ({resync_embed:.2} s embedding)"
+        );
+    }
+    Ok(())
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Runs jobs until none is due.
 async fn drain(runner: &Runner) -> anyhow::Result<()> {
     while runner.run_once().await? {}
@@ -219,37 +406,20 @@ pub async fn ingest(
     n_pages: usize,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let mut settings = settings.clone();
-    settings.data_dir = tmp.path().to_path_buf();
-    settings.database_url = None;
-    settings.ingest.allow_private_networks = true;
-    let store: Arc<dyn Store> = crate::cli::open_store(&settings).await?;
-    let model = crate::retrieval::embedder(&settings).await?;
-    let timed = model.clone().map(|inner| {
-        Arc::new(TimedEmbedder {
-            inner,
-            nanos: AtomicU64::new(0),
-        })
-    });
-    let embedder = timed.clone().map(|t| t as Arc<dyn Embedder>);
-    let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder).await?;
-    let files_store = crate::ingest::file_store(&settings, store.clone());
-    let handler = Arc::new(twig_ingest::sync::SyncHandler::new(
-        store.clone(),
-        retriever,
-        files_store.clone(),
-        crate::ingest::config(&settings),
-    ));
-    let runner = Runner::new(store.clone(), RunnerConfig::default()).register(handler);
-    let org = Org::new("bench")?;
-    store.create_org(&org).await?;
+    let rig = Rig::new(settings).await?;
+    let Rig {
+        settings,
+        store,
+        model,
+        files_store,
+        runner,
+        org,
+        ..
+    } = &rig;
+    let (store, runner, org) = (store.clone(), runner, org);
+    let files_store = files_store.clone();
     let counter = ModelCounter(model.clone());
-    let embed_s = || {
-        timed
-            .as_ref()
-            .map_or(0.0, |t| t.nanos.load(Ordering::Relaxed) as f64 / 1e9)
-    };
+    let embed_s = || rig.embed_s();
     let texts = corpus(dataset, n_files + n_pages);
     let (file_texts, page_texts) = texts.split_at(n_files.min(texts.len()));
 
@@ -363,7 +533,7 @@ pub async fn ingest(
         .await?
         .context("data source vanished")?;
     let counts = store.documents().count_documents(&site.id).await?;
-    let counter = ModelCounter(model);
+    let counter = ModelCounter(model.clone());
     let (parse, chunk) =
         tokio::task::spawn_blocking(move || parse_and_chunk(&page_bytes, &counter)).await?;
     let crawl_phase = Phase {

@@ -78,6 +78,12 @@ enum BenchCommand {
         /// Pages of the crawled site (plus its index page).
         #[arg(long, default_value_t = 100)]
         pages: usize,
+        /// Instead, sync this connector against its vendor's API served on loopback.
+        #[arg(long, value_parser = ["confluence"])]
+        connector: Option<String>,
+        /// Items (pages) the loopback vendor holds, with --connector.
+        #[arg(long, default_value_t = 2000)]
+        items: usize,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -229,9 +235,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
         Command::Bench(BenchCommand::Ingest {
             dataset,
+            connector: Some(connector),
+            items,
+            json,
+            ..
+        }) => crate::bench_ingest::connector(&settings, &dataset, &connector, items, json).await,
+        Command::Bench(BenchCommand::Ingest {
+            dataset,
             files,
             pages,
             json,
+            ..
         }) => crate::bench_ingest::ingest(&settings, &dataset, files, pages, json).await,
         Command::Bench(BenchCommand::Answer {
             dataset,

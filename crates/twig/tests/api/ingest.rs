@@ -72,7 +72,7 @@ pub(crate) async fn upload(
     .await
 }
 
-async fn create_ds(s: &TestServer, body: Value) -> String {
+pub(crate) async fn create_ds(s: &TestServer, body: Value) -> String {
     let r = s.post("/api/v1/data-sources", s.admin(), body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["id"].as_str().unwrap().to_owned()
@@ -80,7 +80,7 @@ async fn create_ds(s: &TestServer, body: Value) -> String {
 
 /// Polls the status until a sync settles after `since` (the `last_synced_at` seen before
 /// the request, if any); returns the last status body.
-async fn wait_synced_after(
+pub(crate) async fn wait_synced_after(
     s: &TestServer,
     ds: &str,
     since: Option<&str>,
@@ -105,11 +105,11 @@ async fn wait_synced_after(
     }
 }
 
-async fn wait_synced(s: &TestServer, ds: &str, timeout: Duration) -> Value {
+pub(crate) async fn wait_synced(s: &TestServer, ds: &str, timeout: Duration) -> Value {
     wait_synced_after(s, ds, None, timeout).await
 }
 
-async fn documents(s: &TestServer, ds: &str) -> Vec<Value> {
+pub(crate) async fn documents(s: &TestServer, ds: &str) -> Vec<Value> {
     let r = s
         .get(
             &format!("/api/v1/data-sources/{ds}/documents?limit=200"),
@@ -132,7 +132,7 @@ async fn org_id(s: &TestServer) -> String {
     me.body["org_id"].as_str().unwrap().to_owned()
 }
 
-async fn search(s: &TestServer, query: &str, ds: &str) -> Vec<Value> {
+pub(crate) async fn search(s: &TestServer, query: &str, ds: &str) -> Vec<Value> {
     let org = org_id(s).await;
     let r = s
         .post(
