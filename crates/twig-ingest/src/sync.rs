@@ -195,19 +195,21 @@ impl SyncHandler {
                         .await
                         .map_err(retry)?;
                 }
-                Parsed::Ok(parsed) => inputs.push((d.id.clone(), file_input(ds, &d, parsed))),
+                Parsed::Ok(parsed) => inputs.push((Some(d.id.clone()), file_input(ds, &d, parsed))),
             }
         }
-        self.upsert_each(inputs).await
+        self.upsert_each(inputs).await.map(|_| ())
     }
 
-    /// Upserts a batch; if the batch is refused, each document alone, failing only the bad ones.
+    /// Upserts a batch (one embedding batch); a refused batch is retried one document at a
+    /// time, failing only the bad ones: a known record (`Some(id)`) is marked failed, a new one
+    /// is recorded as a failed document. Answers how many were indexed and how many failed.
     pub(crate) async fn upsert_each(
         &self,
-        inputs: Vec<(twig_core::id::DocumentId, DocumentInput)>,
-    ) -> Result<(), JobError> {
+        inputs: Vec<(Option<twig_core::id::DocumentId>, DocumentInput)>,
+    ) -> Result<(u64, u64), JobError> {
         if inputs.is_empty() {
-            return Ok(());
+            return Ok((0, 0));
         }
         let batch: Vec<DocumentInput> = inputs.iter().map(|(_, i)| i.clone()).collect();
         match self.retriever.upsert_documents(batch).await {
@@ -222,22 +224,39 @@ impl SyncHandler {
                             .map_err(retry)?;
                     }
                 }
-                Ok(())
+                Ok((inputs.len() as u64, 0))
             }
             Err(twig_core::Error::InvalidRequest { .. }) if inputs.len() > 1 => {
+                let (mut ok, mut bad) = (0, 0);
                 for one in inputs {
-                    Box::pin(self.upsert_each(vec![one])).await?;
+                    let (o, b) = Box::pin(self.upsert_each(vec![one])).await?;
+                    ok += o;
+                    bad += b;
                 }
-                Ok(())
+                Ok((ok, bad))
             }
             Err(twig_core::Error::InvalidRequest { message, .. }) => {
-                let id = &inputs[0].0;
-                self.store
-                    .documents()
-                    .set_document_status(id, DocumentStatus::Failed, Some(&message))
-                    .await
-                    .map_err(retry)?;
-                Ok(())
+                match &inputs[0] {
+                    (Some(id), _) => self
+                        .store
+                        .documents()
+                        .set_document_status(id, DocumentStatus::Failed, Some(&message))
+                        .await
+                        .map(|_| ())
+                        .map_err(retry)?,
+                    (None, d) => {
+                        insert_failed(
+                            self,
+                            (&d.org_id, &d.data_source_id),
+                            &d.source_key,
+                            &d.title,
+                            d.url.as_deref(),
+                            &message,
+                        )
+                        .await?
+                    }
+                }
+                Ok((0, 1))
             }
             Err(e) => Err(JobError::Retryable(format!("indexing failed: {e:#}"))),
         }
@@ -318,11 +337,22 @@ pub(crate) async fn record_failed(
     url: Option<&str>,
     reason: &str,
 ) -> Result<(), JobError> {
+    insert_failed(h, (&ds.org_id, &ds.id), source_key, title, url, reason).await
+}
+
+async fn insert_failed(
+    h: &SyncHandler,
+    (org, ds): (&twig_core::id::OrgId, &DataSourceId),
+    source_key: &str,
+    title: &str,
+    url: Option<&str>,
+    reason: &str,
+) -> Result<(), JobError> {
     let now = time::now();
     let doc = Document {
         id: twig_core::id::DocumentId::generate(),
-        org_id: ds.org_id.clone(),
-        data_source_id: ds.id.clone(),
+        org_id: org.clone(),
+        data_source_id: ds.clone(),
         source_key: source_key.to_owned(),
         title: title.to_owned(),
         url: url.map(str::to_owned),

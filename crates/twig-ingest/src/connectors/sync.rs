@@ -16,7 +16,7 @@ use std::time::Duration;
 use twig_core::connector::{Connector, ConnectorError, Item, ItemContent};
 use twig_core::datasource::DataSource;
 use twig_core::ingest::SyncCounters;
-use twig_core::retrieval::{DocumentInput, UpsertOutcome};
+use twig_core::retrieval::DocumentInput;
 use twig_jobs::{JobContext, JobError};
 
 /// What is saved with the data source between pages and syncs.
@@ -247,53 +247,10 @@ async fn index_items(
             chunking: ds.chunking(),
         });
     }
-    let (ok, bad) = upsert(h, ds, inputs).await?;
+    let (ok, bad) = h
+        .upsert_each(inputs.into_iter().map(|i| (None, i)).collect())
+        .await?;
     Ok((ok, failed + bad))
-}
-
-/// Upserts a batch (one embedding batch); if it is refused, each document alone.
-async fn upsert(
-    h: &SyncHandler,
-    ds: &DataSource,
-    inputs: Vec<DocumentInput>,
-) -> Result<(u64, u64), JobError> {
-    if inputs.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = inputs.len() as u64;
-    match h.retriever.upsert_documents(inputs.clone()).await {
-        Ok(outcomes) => {
-            for o in outcomes {
-                if let UpsertOutcome::Unchanged(id) = o {
-                    h.store
-                        .documents()
-                        .set_document_status(
-                            &id,
-                            twig_core::document::DocumentStatus::Indexed,
-                            None,
-                        )
-                        .await
-                        .map_err(retry)?;
-                }
-            }
-            Ok((n, 0))
-        }
-        Err(twig_core::Error::InvalidRequest { .. }) if inputs.len() > 1 => {
-            let (mut ok, mut bad) = (0, 0);
-            for one in inputs {
-                let (o, b) = Box::pin(upsert(h, ds, vec![one])).await?;
-                ok += o;
-                bad += b;
-            }
-            Ok((ok, bad))
-        }
-        Err(twig_core::Error::InvalidRequest { message, .. }) => {
-            let d = &inputs[0];
-            record_failed(h, ds, &d.source_key, &d.title, d.url.as_deref(), &message).await?;
-            Ok((0, 1))
-        }
-        Err(e) => Err(JobError::Retryable(format!("indexing failed: {e:#}"))),
-    }
 }
 
 #[cfg(test)]
