@@ -7,6 +7,8 @@ OpenAPI document names in a description; everything else the document itself mus
 - a key's `expires_at` in the future;
 - a user's `email` unique in the organisation;
 - a webhook URL's host that resolves (this machine has no DNS; the run allows local hosts);
+- at most 50 webhook endpoints an organisation (before a create, the hook deletes the oldest
+  ones the run made once 40 exist);
 - a source's `chunk_overlap_tokens` at most half of `chunk_max_tokens`;
 - what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
   through `/data-sources`, and files go only to `file` sources (the hook asks the server for
@@ -24,6 +26,42 @@ import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
 import schemathesis
+
+try:
+    # CPython 3.11's ast.parse can raise "AST constructor recursion depth mismatch" when
+    # hypothesis parses schemathesis' largest module to name a lambda (only for a label); the
+    # label falls back to the function's name instead of ending the run.
+    from hypothesis.internal import lambda_sources as _lambda_sources
+
+    _describe = _lambda_sources.lambda_description
+
+    def _lambda_description(f):
+        try:
+            return _describe(f)
+        except SystemError:
+            return getattr(f, "__name__", "lambda")
+
+    _lambda_sources.lambda_description = _lambda_description
+except ImportError:
+    pass
+
+try:
+    # hypothesis 6.170's target optimiser can index past its own node list (IndexError inside
+    # hypothesis, not a finding about the server). Targeting only steers generation towards
+    # higher scores, so a failed optimisation pass is skipped, never the test case.
+    from hypothesis.internal.conjecture.engine import ConjectureRunner as _Runner
+
+    _optimise = _Runner.optimise_targets
+
+    def _optimise_targets(self, *args, **kwargs):
+        try:
+            return _optimise(self, *args, **kwargs)
+        except IndexError:
+            return False
+
+    _Runner.optimise_targets = _optimise_targets
+except ImportError:
+    pass
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -82,6 +120,8 @@ def map_body(ctx, body):
         tag = secrets.token_hex(4)
         local = (tag + "." + local.lstrip("."))[:64].rstrip(".")
         body["email"] = f"{local}@{domain}"[:254]
+    if method == "POST" and path == "/api/v1/webhooks":
+        _make_room_for_webhooks()
     if path.startswith("/api/v1/webhooks") and isinstance(body.get("url"), str):
         parts = urlsplit(body["url"])
         # Only a URL that would be valid but for DNS is bent: a too long or malformed one must
@@ -114,6 +154,27 @@ def _get(path, field):
             return json.load(r).get(field)
     except Exception:
         return None
+
+
+def _call(method, path):
+    req = urllib.request.Request(
+        f"{os.environ['TWIG_ST_BASE']}{path}",
+        method=method,
+        headers={"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r) if r.status != 204 else None
+    except Exception:
+        return None
+
+
+def _make_room_for_webhooks():
+    listed = _call("GET", "/api/v1/webhooks?limit=200") or {}
+    hooks = listed.get("webhooks") or []
+    if len(hooks) >= 40:
+        for h in sorted(hooks, key=lambda h: h.get("created_at") or "")[:20]:
+            _call("DELETE", f"/api/v1/webhooks/{h['id']}")
 
 
 def _source_type(ds_id):

@@ -48,8 +48,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 
 /// Parses JSON, naming the path of the offending field when there is one.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::invalid("Request body must be a JSON object").into());
+    // Every body the API takes is an object; serde's derive would also read a struct from an
+    // array (`[null, null]`), which the document does not allow.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(Error::invalid("Request body must be a JSON object").into()),
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            return Err(Error::invalid("Request body must be a JSON object").into())
+        }
+        Some(_) => {}
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {

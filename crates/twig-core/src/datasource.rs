@@ -150,6 +150,8 @@ const fn required_secret(name: &'static str) -> Field {
 struct Check {
     test: fn(&str) -> bool,
     pattern: &'static str,
+    /// Longest value, stated in the schema too (a pattern cannot say it).
+    max_len: usize,
     hint: &'static str,
 }
 
@@ -167,6 +169,7 @@ const HOST: Check = Check {
             })
     },
     pattern: r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    max_len: 253,
     hint: "a host name such as acme.atlassian.net (no scheme or path)",
 };
 
@@ -179,6 +182,7 @@ const SPACE_KEY: Check = Check {
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     },
     pattern: "^[A-Z][A-Z0-9]{1,9}$",
+    max_len: 10,
     hint: "a space key: 2-10 upper-case letters or digits, starting with a letter (ENG)",
 };
 
@@ -191,6 +195,7 @@ const SUBDOMAIN: Check = Check {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     },
     pattern: "^[a-z0-9][a-z0-9-]{0,62}$",
+    max_len: 63,
     hint: "the subdomain of <subdomain>.zendesk.com, lower case (acme)",
 };
 
@@ -204,27 +209,40 @@ const LOCALE: Check = Check {
             .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
     },
     pattern: "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+    max_len: 64,
     hint: "a locale such as en-us",
 };
 
-/// A Notion page id: 32 hex digits, with or without dashes.
+/// A Notion page id: 32 hex digits, bare or dashed as a UUID (8-4-4-4-12).
 const NOTION_ID: Check = Check {
     test: |s| {
-        let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
-        hex.len() == 32 && hex.iter().all(u8::is_ascii_hexdigit) && s.len() <= 36
+        let b = s.as_bytes();
+        let hex = |r: &[u8]| r.iter().all(u8::is_ascii_hexdigit);
+        match b.len() {
+            32 => hex(b),
+            36 => [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+                && b.iter().enumerate().all(|(i, c)| [8, 13, 18, 23].contains(&i) || c.is_ascii_hexdigit()),
+            _ => false,
+        }
     },
-    pattern: "^[0-9a-fA-F-]{32,36}$",
+    pattern: "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+    max_len: 36,
     hint: "a Notion page id (32 hex digits, dashes allowed)",
 };
 
-/// An e-mail address, loosely: something@host.
+/// An e-mail address, loosely: something@host, no spaces or control characters.
 const EMAIL: Check = Check {
     test: |s| {
-        s.split_once('@').is_some_and(|(u, h)| {
-            !u.is_empty() && !h.is_empty() && !s.chars().any(char::is_whitespace)
-        })
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c != '@' && !matches!(c, '\0'..=' ' | '\u{7f}'..='\u{9f}'))
+        };
+        s.split_once('@').is_some_and(|(u, h)| ok(u) && ok(h))
     },
-    pattern: r"^[^@\s]+@[^@\s]+$",
+    // Spelled out rather than `\s`, whose meaning differs between regex dialects.
+    pattern: r"^[^@\x00-\x20\x7f-\x9f]+@[^@\x00-\x20\x7f-\x9f]+$",
+    max_len: 320,
     hint: "an e-mail address",
 };
 
@@ -903,7 +921,7 @@ fn check_field(f: &Field, v: &Value, path: &str) -> Result<(), Error> {
 
 fn apply_check(f: &Field, s: &str, path: &str) -> Result<(), Error> {
     match f.check {
-        Some(c) if !(c.test)(s) => Err(Error::invalid_field(
+        Some(c) if s.chars().count() > c.max_len || !(c.test)(s) => Err(Error::invalid_field(
             path,
             format!("{path} must be {}, got {s:?}", c.hint),
         )),
@@ -953,10 +971,12 @@ pub fn config_schema(kind: DataSourceType) -> Value {
             }
         };
         if let Some(c) = f.check {
-            match f.kind {
-                FieldKind::TextList => s["items"]["pattern"] = c.pattern.into(),
-                _ => s["pattern"] = c.pattern.into(),
-            }
+            let target = match f.kind {
+                FieldKind::TextList => &mut s["items"],
+                _ => &mut s,
+            };
+            target["pattern"] = c.pattern.into();
+            target["maxLength"] = c.max_len.into();
         }
         if f.secret {
             s["writeOnly"] = true.into();
@@ -989,9 +1009,10 @@ pub fn config_schema(kind: DataSourceType) -> Value {
     }
     let needs = one_of(kind);
     if !needs.is_empty() {
+        // `required` alone is met by a null, which counts as absent here.
         schema["anyOf"] = needs
             .iter()
-            .map(|n| serde_json::json!({"required": [n]}))
+            .map(|n| serde_json::json!({"required": [n], "properties": {*n: {"not": {"type": "null"}}}}))
             .collect();
     }
     schema

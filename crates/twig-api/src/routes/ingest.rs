@@ -227,6 +227,13 @@ async fn read_files(
                 ),
             )));
         }
+        if field.file_name().is_none() {
+            // A plain form value is not a file (the document says each part is binary).
+            return Err(ApiError(Error::invalid_field(
+                "files",
+                "Each `files` part must be a file: its Content-Disposition needs a filename",
+            )));
+        }
         let path = staging.join(twig_core::id::random_base62(24));
         let f = stage(field, path, limits, &mut total, files.len()).await;
         match f {

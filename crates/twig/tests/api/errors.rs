@@ -49,6 +49,28 @@ async fn malformed_bodies_get_the_documented_error() {
         400,
         "invalid_request",
     );
+    // A struct is never read from an array: every body is an object.
+    for body in ["[\"x\", []]", "[null, null]", "\"x\"", "7"] {
+        let m = assert_error(
+            &s.raw(post(body, Some("application/json"))).await,
+            400,
+            "invalid_request",
+        );
+        assert_eq!(m, "Request body must be a JSON object", "{body}");
+    }
+    let key = s.get("/api/v1/api-keys", &k).await.body["api_keys"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .raw(|c, base| {
+            c.put(format!("{base}/api/v1/api-keys/{key}"))
+                .bearer_auth(&k)
+                .header("content-type", "application/json")
+                .body("[null, null]")
+        })
+        .await;
+    assert_error(&r, 400, "invalid_request");
     assert_eq!(s.get("/api/v1/agents", &k).await.body["total"], 0);
 }
 
