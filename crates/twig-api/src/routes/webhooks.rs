@@ -55,7 +55,7 @@ pub async fn list(
     }))
 }
 
-/// Registers an endpoint; the answer carries its signing secret, shown only this once. Requires Admin scope.
+/// Registers an endpoint; the answer carries its signing secret, shown only this once. An organisation has at most 50 endpoints (one more is `400 invalid_request`). Requires Admin scope.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = WebhookInput, security(("bearer" = [])),
     responses((status = 201, body = WebhookWithSecret), (status = "4XX", body = ErrorBody)))]
 pub async fn create(
