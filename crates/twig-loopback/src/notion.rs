@@ -167,6 +167,8 @@ struct Workspace {
     max_page_size: usize,
     /// `METHOD path` of every request that passed auth.
     log: Vec<String>,
+    /// `start_cursor` of every search, in order.
+    search_cursors: Vec<Option<String>>,
 }
 
 impl Workspace {
@@ -453,6 +455,11 @@ impl Notion {
         st.log.iter().filter(|l| *l == "POST /v1/search").count()
     }
 
+    /// The `start_cursor` of each search so far (`None`: from the top).
+    pub fn search_cursors(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().search_cursors.clone()
+    }
+
     /// Forgets the request log.
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
@@ -603,7 +610,8 @@ async fn search(
             )
         }
     };
-    let st = n.state.lock().unwrap();
+    let mut st = n.state.lock().unwrap();
+    st.search_cursors.push(body.start_cursor.clone());
     let size = match page_size(body.page_size, st.max_page_size) {
         Ok(s) => s,
         Err(r) => return r,

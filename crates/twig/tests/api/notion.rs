@@ -215,7 +215,7 @@ async fn killed_mid_sync_resumes_with_every_page_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     s.kill9();
-    let searches_before = n.searches();
+    let searches_before = n.search_cursors().len();
     s = TestServer::start_in(dir.path(), ENV).await;
     s.key = Some(key.clone());
     n.faults.set_latency(Duration::from_millis(10));
