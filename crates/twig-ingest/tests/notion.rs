@@ -154,7 +154,7 @@ impl Rig {
 fn pages_fetched(n: &Notion, pages: &[&String]) -> BTreeSet<String> {
     n.children_fetched()
         .into_iter()
-        .filter(|id| pages.iter().any(|p| *p == id))
+        .filter(|id| pages.contains(&id))
         .collect()
 }
 

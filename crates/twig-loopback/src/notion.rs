@@ -466,26 +466,25 @@ impl Notion {
     }
 
     /// Checks auth and version like Notion; logs the request when it passes.
-    fn admit(&self, headers: &HeaderMap, line: String) -> Result<(), Response> {
+    fn admit(&self, headers: &HeaderMap, line: String) -> Result<(), Fail> {
         if !has_bearer(headers, &self.token) {
-            return Err(error(
+            return Err(fail(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "API token is invalid.",
             ));
         }
-        let version = headers.get("notion-version").and_then(|v| v.to_str().ok());
-        match version {
+        match headers.get("notion-version").and_then(|v| v.to_str().ok()) {
             Some(VERSION) => {}
             None => {
-                return Err(error(
+                return Err(fail(
                     StatusCode::BAD_REQUEST,
                     "missing_version",
                     "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
                 ))
             }
             Some(v) => {
-                return Err(error(
+                return Err(fail(
                     StatusCode::BAD_REQUEST,
                     "validation_error",
                     &format!("Notion-Version header failed validation: `{v}` is not a supported version (this server speaks {VERSION})."),
@@ -497,27 +496,47 @@ impl Notion {
     }
 }
 
-/// Notion's error body.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "object": "error",
-            "status": status.as_u16(),
-            "code": code,
-            "message": message,
-            "request_id": "00000000-0000-4000-8000-000000000000",
-        })),
-    )
-        .into_response()
+/// A Notion error answer.
+struct Fail {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
 }
 
-fn not_found(id: &str) -> Response {
-    error(
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({
+                "object": "error",
+                "status": self.status.as_u16(),
+                "code": self.code,
+                "message": self.message,
+                "request_id": "00000000-0000-4000-8000-000000000000",
+            })),
+        )
+            .into_response()
+    }
+}
+
+fn fail(status: StatusCode, code: &'static str, message: &str) -> Fail {
+    Fail {
+        status,
+        code,
+        message: message.to_owned(),
+    }
+}
+
+fn not_found(id: &str) -> Fail {
+    fail(
         StatusCode::NOT_FOUND,
         "object_not_found",
         &format!("Could not find block with ID: {id}. Make sure the relevant pages and databases are shared with your integration."),
     )
+}
+
+fn invalid(message: &str) -> Fail {
+    fail(StatusCode::BAD_REQUEST, "validation_error", message)
 }
 
 /// Notion accepts ids with or without dashes.
@@ -537,37 +556,44 @@ fn normalize(id: &str) -> Option<String> {
     ))
 }
 
-/// Answers one page of `ids` after `start` (Notion's cursors name the next item).
+/// One page of `ids` after `start` (Notion's cursors name the next item).
 fn paginate(
     ids: &[String],
     start: Option<&str>,
     page_size: usize,
-) -> Result<(Vec<String>, Option<String>), Response> {
+) -> Result<(Vec<String>, Option<String>), Fail> {
     let from = match start {
         None => 0,
-        Some(c) => ids.iter().position(|i| i == c).ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
-                "The start_cursor provided is invalid: start_cursor.",
-            )
-        })?,
+        Some(c) => ids
+            .iter()
+            .position(|i| i == c)
+            .ok_or_else(|| invalid("The start_cursor provided is invalid: start_cursor."))?,
     };
     let page: Vec<String> = ids.iter().skip(from).take(page_size).cloned().collect();
     let next = ids.get(from + page.len()).cloned();
     Ok((page, next))
 }
 
-fn page_size(asked: Option<i64>, max: usize) -> Result<usize, Response> {
+fn page_size(asked: Option<i64>, max: usize) -> Result<usize, Fail> {
     match asked {
         None => Ok(100.min(max)),
         Some(n) if (1..=100).contains(&n) => Ok((n as usize).min(max)),
-        Some(n) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            &format!("body failed validation: body.page_size should be ≤ `100` and ≥ `1`, instead was `{n}`."),
-        )),
+        Some(n) => Err(invalid(&format!(
+            "body failed validation: body.page_size should be ≤ `100` and ≥ `1`, instead was `{n}`."
+        ))),
     }
+}
+
+fn list(results: Vec<Value>, next: Option<String>, kind: &str) -> Json<Value> {
+    let mut v = json!({
+        "object": "list",
+        "results": results,
+        "next_cursor": next,
+        "has_more": next.is_some(),
+        "type": kind,
+    });
+    v[kind] = json!({});
+    Json(v)
 }
 
 #[derive(Deserialize, Default)]
@@ -583,39 +609,30 @@ async fn search(
     State(n): State<Notion>,
     headers: HeaderMap,
     body: Option<Json<SearchBody>>,
-) -> Response {
-    if let Err(r) = n.admit(&headers, "POST /v1/search".into()) {
-        return r;
-    }
+) -> Result<Json<Value>, Fail> {
+    n.admit(&headers, "POST /v1/search".into())?;
     let body = body.map(|b| b.0).unwrap_or_default();
     let want_pages =
         match &body.filter {
             None => true,
             Some(f) if f["property"] == "object" && f["value"] == "page" => true,
             Some(f) if f["property"] == "object" && f["value"] == "database" => false,
-            Some(_) => return error(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
+            Some(_) => return Err(invalid(
                 "body failed validation: body.filter.value should be `\"page\"` or `\"database\"`.",
-            ),
+            )),
         };
     let ascending = match &body.sort {
         None => false,
         Some(s) if s["timestamp"] == "last_edited_time" => s["direction"] == "ascending",
         Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
+            return Err(invalid(
                 "body failed validation: body.sort.timestamp should be `\"last_edited_time\"`.",
-            )
+            ))
         }
     };
     let mut st = n.state.lock().unwrap();
     st.search_cursors.push(body.start_cursor.clone());
-    let size = match page_size(body.page_size, st.max_page_size) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let size = page_size(body.page_size, st.max_page_size)?;
     let query = body.query.unwrap_or_default().to_lowercase();
     let mut found: Vec<(&String, &PageRec)> = st
         .pages
@@ -629,23 +646,12 @@ async fn search(
         found.reverse();
     }
     let ids: Vec<String> = found.iter().map(|(i, _)| (*i).clone()).collect();
-    let (page, next) = match paginate(&ids, body.start_cursor.as_deref(), size) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let results: Vec<Value> = page
+    let (page, next) = paginate(&ids, body.start_cursor.as_deref(), size)?;
+    let results = page
         .iter()
         .map(|id| st.page_json(id, &st.pages[id]))
         .collect();
-    Json(json!({
-        "object": "list",
-        "results": results,
-        "next_cursor": next,
-        "has_more": next.is_some(),
-        "type": "page_or_database",
-        "page_or_database": {},
-    }))
-    .into_response()
+    Ok(list(results, next, "page_or_database"))
 }
 
 #[derive(Deserialize)]
@@ -659,55 +665,34 @@ async fn children(
     Path(raw): Path<String>,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
-) -> Response {
-    let Some(id) = normalize(&raw) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            &format!("path failed validation: path.block_id should be a valid uuid, instead was `\"{raw}\"`."),
-        );
-    };
-    if let Err(r) = n.admit(&headers, format!("GET /v1/blocks/{id}/children")) {
-        return r;
-    }
+) -> Result<Json<Value>, Fail> {
+    let id = normalize(&raw).ok_or_else(|| {
+        invalid(&format!(
+            "path failed validation: path.block_id should be a valid uuid, instead was `\"{raw}\"`."
+        ))
+    })?;
+    n.admit(&headers, format!("GET /v1/blocks/{id}/children"))?;
     let st = n.state.lock().unwrap();
     if !st.page_of(&id).is_some_and(|p| st.visible(&p)) {
-        return not_found(&id);
+        return Err(not_found(&id));
     }
-    let size = match page_size(q.page_size, st.max_page_size) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let size = page_size(q.page_size, st.max_page_size)?;
     let kids = st.children.get(&id).cloned().unwrap_or_default();
-    let (page, next) = match paginate(&kids, q.start_cursor.as_deref(), size) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let results: Vec<Value> = page.iter().filter_map(|b| st.block_json(b)).collect();
-    Json(json!({
-        "object": "list",
-        "results": results,
-        "next_cursor": next,
-        "has_more": next.is_some(),
-        "type": "block",
-        "block": {},
-    }))
-    .into_response()
+    let (page, next) = paginate(&kids, q.start_cursor.as_deref(), size)?;
+    let results = page.iter().filter_map(|b| st.block_json(b)).collect();
+    Ok(list(results, next, "block"))
 }
 
-async fn block(State(n): State<Notion>, Path(raw): Path<String>, headers: HeaderMap) -> Response {
-    let Some(id) = normalize(&raw) else {
-        return not_found(&raw);
-    };
-    if let Err(r) = n.admit(&headers, format!("GET /v1/blocks/{id}")) {
-        return r;
-    }
+async fn block(
+    State(n): State<Notion>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Fail> {
+    let id = normalize(&raw).ok_or_else(|| not_found(&raw))?;
+    n.admit(&headers, format!("GET /v1/blocks/{id}"))?;
     let st = n.state.lock().unwrap();
     if !st.page_of(&id).is_some_and(|p| st.visible(&p)) {
-        return not_found(&id);
+        return Err(not_found(&id));
     }
-    match st.block_json(&id) {
-        Some(b) => Json(b).into_response(),
-        None => not_found(&id),
-    }
+    st.block_json(&id).map(Json).ok_or_else(|| not_found(&id))
 }
