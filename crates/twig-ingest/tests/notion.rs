@@ -362,6 +362,26 @@ async fn syncs_pages_with_heading_paths_then_only_what_changed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_stale_saved_cursor_lists_again_from_the_top() {
+    let n = Notion::new(TOKEN);
+    let w = wiki(&n);
+    let rig = rig(n.clone(), json!({"token": TOKEN})).await;
+    // As if a sync had stopped after a page whose cursor named Recipes, since archived.
+    rig.store
+        .save_sync_cursor(
+            &rig.ds.id,
+            Some(&json!({"cursor": {"since": null, "start": w.recipes, "high": null}, "completed": 0})),
+        )
+        .await
+        .unwrap();
+    n.archive(&w.recipes);
+    let ds = rig.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
+    assert_eq!(n.search_cursors()[0].as_deref(), Some(w.recipes.as_str()));
+    assert_eq!(rig.docs().await.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn root_page_ids_restrict_to_those_pages_and_their_descendants() {
     let n = Notion::new(TOKEN);
     let w = wiki(&n);

@@ -390,7 +390,20 @@ impl Connector for NotionConnector {
 
     async fn changes(&self, cursor: Option<&Value>) -> Result<ChangePage, ConnectorError> {
         let mut c = Cursor::from_json(cursor);
-        let list = self.search(c.start.as_deref(), CHANGE_PAGE_SIZE).await?;
+        let list = match self.search(c.start.as_deref(), CHANGE_PAGE_SIZE).await {
+            // A saved cursor can go stale (Notion's cursors name a page, which may since have
+            // been archived or unshared): list again from the top, still bounded by `since`.
+            Err(e)
+                if e.is_permanent()
+                    && c.start.is_some()
+                    && !matches!(e, ConnectorError::Auth { .. }) =>
+            {
+                tracing::info!(error = %e, "Notion refused the saved cursor; listing from the top");
+                c.start = None;
+                self.search(None, CHANGE_PAGE_SIZE).await?
+            }
+            r => r?,
+        };
         let mut page = ChangePage::default();
         let mut reached = false;
         for p in list.results {
