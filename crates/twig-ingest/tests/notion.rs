@@ -387,15 +387,32 @@ async fn root_page_ids_restrict_to_those_pages_and_their_descendants() {
     let w = wiki(&n);
     // Dashes are optional in ids.
     let root = w.runbooks.replace('-', "").to_uppercase();
-    let rig = rig(n.clone(), json!({"token": TOKEN, "root_page_ids": [root]})).await;
-    let t = rig.files.test_connection(&rig.ds).await.unwrap();
+    let scoped = rig(n.clone(), json!({"token": TOKEN, "root_page_ids": [root]})).await;
+    let t = scoped.files.test_connection(&scoped.ds).await.unwrap();
     assert!(t.ok, "{}", t.message);
     assert_eq!(t.message, "Connection successful, found 2 pages");
     assert_eq!(t.items_found, Some(2));
-    let ds = rig.sync().await;
+    let ds = scoped.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
-    let keys: BTreeSet<String> = rig.docs().await.into_keys().collect();
+    let keys: BTreeSet<String> = scoped.docs().await.into_keys().collect();
     assert_eq!(keys, [w.runbooks.clone(), w.nested.clone()].into());
+
+    // A root the integration cannot see is named by the connection test.
+    n.unshare(&w.onboarding);
+    let two = rig(
+        n.clone(),
+        json!({"token": TOKEN, "root_page_ids": [w.runbooks, w.onboarding]}),
+    )
+    .await;
+    let t = two.files.test_connection(&two.ds).await.unwrap();
+    assert!(!t.ok);
+    assert_eq!(
+        t.message,
+        format!(
+            "config.root_page_ids: {} not shared with the integration (in Notion: the page's ••• menu, Connections)",
+            w.onboarding
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

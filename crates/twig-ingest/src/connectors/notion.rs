@@ -207,6 +207,35 @@ impl NotionConnector {
             .await
     }
 
+    /// Ids of the databases shared with the integration (they may be roots).
+    async fn database_ids(&self) -> Result<HashSet<String>, ConnectorError> {
+        let mut out = HashSet::new();
+        let mut start: Option<String> = None;
+        loop {
+            let mut body = json!({
+                "filter": {"property": "object", "value": "database"},
+                "page_size": LIST_PAGE_SIZE,
+            });
+            if let Some(s) = &start {
+                body["start_cursor"] = json!(s);
+            }
+            let list: List<Value> = self
+                .remote
+                .post_json(self.remote.url("v1/search")?, &body)
+                .await?;
+            out.extend(
+                list.results
+                    .iter()
+                    .filter_map(|d| d["id"].as_str())
+                    .map(normalize_id),
+            );
+            match list.next_cursor {
+                Some(c) if list.has_more => start = Some(c),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Every visible page (archived and trashed ones left out), with its parent.
     async fn list_all(&self) -> Result<Vec<(String, ParentRef)>, ConnectorError> {
         let mut out = Vec::new();
@@ -381,7 +410,26 @@ impl NotionConnector {
 #[async_trait]
 impl Connector for NotionConnector {
     async fn test(&self) -> Result<ConnectionReport, ConnectorError> {
-        let n = self.scoped_ids().await?.len() as u64;
+        let ids = self.scoped_ids().await?;
+        let n = ids.len() as u64;
+        // A root the integration cannot see would sync nothing from it, silently.
+        let listed: HashSet<&String> = ids.iter().collect();
+        let mut missing: Vec<&String> = self.roots.iter().filter(|r| !listed.contains(r)).collect();
+        if !missing.is_empty() {
+            let dbs = self.database_ids().await?;
+            missing.retain(|r| !dbs.contains(*r));
+        }
+        if !missing.is_empty() {
+            missing.sort();
+            let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            return Err(ConnectorError::Config {
+                field: Some("config.root_page_ids".into()),
+                message: format!(
+                    "config.root_page_ids: {} not shared with the integration (in Notion: the page's ••• menu, Connections)",
+                    list.join(", ")
+                ),
+            });
+        }
         Ok(ConnectionReport {
             items_found: n,
             message: format!("Connection successful, found {n} pages"),
