@@ -385,17 +385,45 @@ async fn a_stale_saved_cursor_lists_again_from_the_top() {
 async fn root_page_ids_restrict_to_those_pages_and_their_descendants() {
     let n = Notion::new(TOKEN);
     let w = wiki(&n);
+    // A database under a root: its rows are in scope through the database's parent.
+    let alerts = n.add_database("Alerts", Parent::Page(w.runbooks.clone()));
+    let row = n.add_page(
+        "Disk full",
+        Parent::Database(alerts),
+        &[Block::paragraph(
+            "Free space on the volume, then page storage.",
+        )],
+    );
+    let elsewhere = n.add_database("Menu", Parent::Page(w.recipes.clone()));
+    n.add_page(
+        "Soup of the day",
+        Parent::Database(elsewhere),
+        &[Block::paragraph("Not under the root.")],
+    );
     // Dashes are optional in ids.
     let root = w.runbooks.replace('-', "").to_uppercase();
     let scoped = rig(n.clone(), json!({"token": TOKEN, "root_page_ids": [root]})).await;
     let t = scoped.files.test_connection(&scoped.ds).await.unwrap();
     assert!(t.ok, "{}", t.message);
-    assert_eq!(t.message, "Connection successful, found 2 pages");
-    assert_eq!(t.items_found, Some(2));
+    assert_eq!(t.message, "Connection successful, found 3 pages");
+    assert_eq!(t.items_found, Some(3));
     let ds = scoped.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     let keys: BTreeSet<String> = scoped.docs().await.into_keys().collect();
-    assert_eq!(keys, [w.runbooks.clone(), w.nested.clone()].into());
+    assert_eq!(
+        keys,
+        [w.runbooks.clone(), w.nested.clone(), row.clone()].into()
+    );
+    let docs = scoped.docs().await;
+    assert_eq!(docs[&row].0.title, "Disk full", "a row's title column");
+    assert_eq!(docs[&row].0.metadata["parent_type"], "database");
+    assert!(
+        docs[&w.runbooks]
+            .1
+            .iter()
+            .any(|c| c.text.contains("Alerts")),
+        "the database's link"
+    );
 
     // A root the integration cannot see is named by the connection test.
     n.unshare(&w.onboarding);

@@ -31,6 +31,17 @@ pub enum Parent {
     Page(String),
     /// Inside a block (a toggle or column) of another page.
     Block(String),
+    /// A row of a database.
+    Database(String),
+}
+
+fn parent_json(p: &Parent) -> Value {
+    match p {
+        Parent::Workspace => json!({"type": "workspace", "workspace": true}),
+        Parent::Page(id) => json!({"type": "page_id", "page_id": id}),
+        Parent::Block(id) => json!({"type": "block_id", "block_id": id}),
+        Parent::Database(id) => json!({"type": "database_id", "database_id": id}),
+    }
 }
 
 /// A block to put on a page: its type, its type object and its children.
@@ -158,6 +169,8 @@ struct BlockRec {
 #[derive(Default)]
 struct Workspace {
     pages: BTreeMap<String, PageRec>,
+    /// Database id -> (title, parent, edit time).
+    databases: BTreeMap<String, (String, Parent, DateTime<Utc>)>,
     blocks: HashMap<String, BlockRec>,
     /// Page or block id -> its child block ids, in order.
     children: HashMap<String, Vec<String>>,
@@ -255,10 +268,11 @@ impl Workspace {
     }
 
     fn page_json(&self, id: &str, p: &PageRec) -> Value {
-        let parent = match &p.parent {
-            Parent::Workspace => json!({"type": "workspace", "workspace": true}),
-            Parent::Page(pid) => json!({"type": "page_id", "page_id": pid}),
-            Parent::Block(bid) => json!({"type": "block_id", "block_id": bid}),
+        let parent = parent_json(&p.parent);
+        // A database row's title property is the database's title column.
+        let title_key = match p.parent {
+            Parent::Database(_) => "Name",
+            _ => "title",
         };
         let slug: String = p.title.split_whitespace().collect::<Vec<_>>().join("-");
         json!({
@@ -274,21 +288,32 @@ impl Workspace {
             "archived": p.archived,
             "in_trash": p.archived,
             "properties": {
-                "title": {"id": "title", "type": "title", "title": rich_text(&p.title)}
+                title_key: {"id": "title", "type": "title", "title": rich_text(&p.title)}
             },
             "url": format!("https://www.notion.so/{slug}-{}", id.replace('-', "")),
             "public_url": null,
         })
     }
 
+    fn database_json(&self, id: &str) -> Option<Value> {
+        let (title, parent, edited) = self.databases.get(id)?;
+        Some(json!({
+            "object": "database", "id": id,
+            "created_time": crate::rfc3339(*edited),
+            "last_edited_time": crate::rfc3339(*edited),
+            "title": rich_text(title),
+            "description": [],
+            "parent": parent_json(parent),
+            "properties": {"Name": {"id": "title", "name": "Name", "type": "title", "title": {}}},
+            "archived": false, "in_trash": false, "is_inline": false,
+            "url": format!("https://www.notion.so/{}", id.replace('-', "")),
+        }))
+    }
+
     fn block_json(&self, id: &str) -> Option<Value> {
         if let Some(p) = self.pages.get(id) {
             // A child page seen as a block of its parent.
-            let parent = match &p.parent {
-                Parent::Page(pid) => json!({"type": "page_id", "page_id": pid}),
-                Parent::Block(bid) => json!({"type": "block_id", "block_id": bid}),
-                Parent::Workspace => json!({"type": "workspace", "workspace": true}),
-            };
+            let parent = parent_json(&p.parent);
             return Some(json!({
                 "object": "block", "id": id, "parent": parent,
                 "created_time": crate::rfc3339(p.created),
@@ -298,6 +323,15 @@ impl Workspace {
                 "has_children": self.children.get(id).is_some_and(|c| !c.is_empty()),
                 "archived": p.archived, "in_trash": p.archived,
                 "type": "child_page", "child_page": {"title": p.title},
+            }));
+        }
+        if let Some((title, parent, edited)) = self.databases.get(id) {
+            return Some(json!({
+                "object": "block", "id": id, "parent": parent_json(parent),
+                "created_time": crate::rfc3339(*edited),
+                "last_edited_time": crate::rfc3339(*edited),
+                "has_children": false, "archived": false, "in_trash": false,
+                "type": "child_database", "child_database": {"title": title},
             }));
         }
         let b = self.blocks.get(id)?;
@@ -353,6 +387,7 @@ impl Notion {
             .route("/v1/search", post(search))
             .route("/v1/blocks/{id}/children", get(children))
             .route("/v1/blocks/{id}", get(block))
+            .route("/v1/databases/{id}", get(database))
             .with_state(self.clone());
         self.faults.wrap(app)
     }
@@ -393,9 +428,23 @@ impl Notion {
         // A subpage is also a `child_page` block of its parent, at the end of its blocks.
         let holder = match &parent {
             Parent::Page(p) | Parent::Block(p) => Some(p.clone()),
-            Parent::Workspace => None,
+            Parent::Workspace | Parent::Database(_) => None,
         };
         if let Some(h) = holder {
+            st.children.entry(h).or_default().push(id.clone());
+        }
+        id
+    }
+
+    /// Adds a database (a `child_database` block of its parent); rows are pages with
+    /// [`Parent::Database`].
+    pub fn add_database(&self, title: &str, parent: Parent) -> String {
+        let mut st = self.state.lock().unwrap();
+        let id = st.new_id();
+        let now = st.now();
+        st.databases
+            .insert(id.clone(), (title.into(), parent.clone(), now));
+        if let Parent::Page(h) | Parent::Block(h) = parent {
             st.children.entry(h).or_default().push(id.clone());
         }
         id
@@ -612,11 +661,11 @@ async fn search(
 ) -> Result<Json<Value>, Fail> {
     n.admit(&headers, "POST /v1/search".into())?;
     let body = body.map(|b| b.0).unwrap_or_default();
-    let want_pages =
+    let (want_pages, want_dbs) =
         match &body.filter {
-            None => true,
-            Some(f) if f["property"] == "object" && f["value"] == "page" => true,
-            Some(f) if f["property"] == "object" && f["value"] == "database" => false,
+            None => (true, true),
+            Some(f) if f["property"] == "object" && f["value"] == "page" => (true, false),
+            Some(f) if f["property"] == "object" && f["value"] == "database" => (false, true),
             Some(_) => return Err(invalid(
                 "body failed validation: body.filter.value should be `\"page\"` or `\"database\"`.",
             )),
@@ -634,22 +683,32 @@ async fn search(
     st.search_cursors.push(body.start_cursor.clone());
     let size = page_size(body.page_size, st.max_page_size)?;
     let query = body.query.unwrap_or_default().to_lowercase();
-    let mut found: Vec<(&String, &PageRec)> = st
+    let matches = |title: &str| query.is_empty() || title.to_lowercase().contains(&query);
+    let mut found: Vec<(DateTime<Utc>, &String)> = st
         .pages
         .iter()
-        .filter(|(_, p)| want_pages && p.shared && !p.archived)
-        .filter(|(_, p)| query.is_empty() || p.title.to_lowercase().contains(&query))
+        .filter(|(_, p)| want_pages && p.shared && !p.archived && matches(&p.title))
+        .map(|(id, p)| (p.edited, id))
+        .chain(
+            st.databases
+                .iter()
+                .filter(|(_, (t, _, _))| want_dbs && matches(t))
+                .map(|(id, (_, _, e))| (*e, id)),
+        )
         .collect();
     // Ties broken by id so cursors are stable.
-    found.sort_by(|a, b| a.1.edited.cmp(&b.1.edited).then(a.0.cmp(b.0)));
+    found.sort();
     if !ascending {
         found.reverse();
     }
-    let ids: Vec<String> = found.iter().map(|(i, _)| (*i).clone()).collect();
+    let ids: Vec<String> = found.iter().map(|(_, i)| (*i).clone()).collect();
     let (page, next) = paginate(&ids, body.start_cursor.as_deref(), size)?;
     let results = page
         .iter()
-        .map(|id| st.page_json(id, &st.pages[id]))
+        .filter_map(|id| match st.pages.get(id) {
+            Some(p) => Some(st.page_json(id, p)),
+            None => st.database_json(id),
+        })
         .collect();
     Ok(list(results, next, "page_or_database"))
 }
@@ -695,4 +754,21 @@ async fn block(
         return Err(not_found(&id));
     }
     st.block_json(&id).map(Json).ok_or_else(|| not_found(&id))
+}
+
+async fn database(
+    State(n): State<Notion>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Fail> {
+    let id = normalize(&raw).ok_or_else(|| not_found(&raw))?;
+    n.admit(&headers, format!("GET /v1/databases/{id}"))?;
+    let st = n.state.lock().unwrap();
+    st.database_json(&id).map(Json).ok_or_else(|| {
+        fail(
+            StatusCode::NOT_FOUND,
+            "object_not_found",
+            &format!("Could not find database with ID: {id}. Make sure the relevant pages and databases are shared with your integration."),
+        )
+    })
 }

@@ -41,8 +41,8 @@ pub struct NotionConnector {
     roots: HashSet<String>,
     /// Page id -> parent, from the last full listing; only needed with `roots`.
     tree: Mutex<Option<HashMap<String, ParentRef>>>,
-    /// Block id -> the page or block holding it (parents of pages nested in blocks).
-    block_parents: Mutex<HashMap<String, ParentRef>>,
+    /// Block or database id -> what holds it (parents of pages nested in blocks or databases).
+    holder_parents: Mutex<HashMap<String, ParentRef>>,
 }
 
 /// Where a page or block hangs.
@@ -185,7 +185,7 @@ impl NotionConnector {
             remote,
             roots,
             tree: Mutex::new(None),
-            block_parents: Mutex::new(HashMap::new()),
+            holder_parents: Mutex::new(HashMap::new()),
         })
     }
 
@@ -271,7 +271,7 @@ impl NotionConnector {
 
     /// Whether a page is a root or below one.
     ///
-    /// Decided by walking parent chains (page -> parent page, block -> its holder) over the
+    /// Decided by walking parent chains (page -> parent page, block or database -> its holder) over the
     /// search listing, not by traversing `child_page` blocks from the roots: the listing is
     /// one request per 100 pages, so an incremental sync stays incremental and a page moved
     /// out from under a root drops out, where a traversal would read every block of every
@@ -304,26 +304,28 @@ impl NotionConnector {
                     // An ancestor the integration cannot see: not under a shared root.
                     None => return Ok(false),
                 },
-                ParentRef::Block(b) => self.block_parent(&b).await?,
-                // Databases are not listed here; a database id may itself be a root (above).
-                ParentRef::Database(_) | ParentRef::Workspace => return Ok(false),
+                ParentRef::Block(b) => self.holder_parent("blocks", &b).await?,
+                ParentRef::Database(d) => self.holder_parent("databases", &d).await?,
+                ParentRef::Workspace => return Ok(false),
             };
         }
     }
 
-    async fn block_parent(&self, block: &str) -> Result<ParentRef, ConnectorError> {
-        if let Some(p) = self.block_parents.lock().await.get(block) {
+    /// Where a block or database (`kind`: `blocks`, `databases`) hangs; the workspace when
+    /// it cannot be seen.
+    async fn holder_parent(&self, kind: &str, id: &str) -> Result<ParentRef, ConnectorError> {
+        if let Some(p) = self.holder_parents.lock().await.get(id) {
             return Ok(p.clone());
         }
-        let url = self.remote.url(&format!("v1/blocks/{block}"))?;
+        let url = self.remote.url(&format!("v1/{kind}/{id}"))?;
         let parent = match self.remote.get_json_opt::<Value>(url).await? {
             Some(b) => ParentRef::from_json(&b["parent"]),
             None => ParentRef::Workspace,
         };
-        self.block_parents
+        self.holder_parents
             .lock()
             .await
-            .insert(block.to_owned(), parent.clone());
+            .insert(id.to_owned(), parent.clone());
         Ok(parent)
     }
 
