@@ -1,7 +1,7 @@
 //! An in-memory Notion workspace speaking Notion's public API (version 2022-06-28) for the
 //! endpoints Twig's connector uses: `POST /v1/search`, `GET /v1/blocks/{id}/children`,
-//! `GET /v1/blocks/{id}` and `GET /v1/databases/{id}`, with Bearer auth, the required `Notion-Version` header, cursor
-//! pagination and Notion's error bodies.
+//! `GET /v1/blocks/{id}` and `GET /v1/databases/{id}`, with Bearer auth, the required
+//! `Notion-Version` header, cursor pagination and Notion's error bodies.
 //!
 //! Like Notion, `last_edited_time` is rounded down to the minute, archived pages leave search,
 //! and a page's `last_edited_time` moves when its blocks change. Ids are UUIDs with dashes.
