@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod notion;
+
 /// A server running on 127.0.0.1 until dropped.
 pub struct Served {
     /// `http://127.0.0.1:<port>`.

@@ -14,6 +14,7 @@ mod kb;
 mod keys;
 mod llm;
 mod mcp;
+mod notion;
 mod openai;
 mod ratelimits;
 mod scopes;
