@@ -5,6 +5,8 @@
 //! Each vendor module holds an in-memory site that tests change between syncs (add, edit,
 //! delete), plus shared [`Faults`] to inject 5xx storms, throttling and latency.
 
+pub mod zendesk;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};

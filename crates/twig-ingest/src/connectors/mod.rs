@@ -6,16 +6,19 @@
 pub mod http;
 pub(crate) mod sync;
 pub(crate) mod test;
+pub mod zendesk;
 
 use http::ConnectorEnv;
 use twig_core::connector::{Connector, ConnectorError};
-use twig_core::datasource::DataSource;
+use twig_core::datasource::{DataSource, DataSourceType};
 
 /// The connector that reads `ds`, built from its validated config.
 pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, ConnectorError> {
-    let _ = env;
-    Err(ConnectorError::Permanent(format!(
-        "syncing {} data sources is not available yet",
-        ds.kind.as_str()
-    )))
+    match ds.kind {
+        DataSourceType::Zendesk => Ok(Box::new(zendesk::Zendesk::open(ds, env)?)),
+        _ => Err(ConnectorError::Permanent(format!(
+            "syncing {} data sources is not available yet",
+            ds.kind.as_str()
+        ))),
+    }
 }

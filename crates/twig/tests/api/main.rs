@@ -20,3 +20,4 @@ mod server;
 mod site;
 mod users;
 mod webhooks;
+mod zendesk;
