@@ -38,6 +38,11 @@ struct Rig {
 }
 
 async fn rig(hc: HelpCenter, extra: Value) -> Rig {
+    rig_pruning_every(hc, extra, 1).await
+}
+
+/// A rig whose syncs list every article (to prune) only every `prune_every` syncs.
+async fn rig_pruning_every(hc: HelpCenter, extra: Value, prune_every: u32) -> Rig {
     let served = hc.serve().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
@@ -55,6 +60,7 @@ async fn rig(hc: HelpCenter, extra: Value) -> Rig {
     let retriever: Arc<dyn Retriever> = Arc::new(engine);
     let mut config = IngestConfig::new(dir.path());
     config.allow_private_networks = true;
+    config.prune_every = prune_every;
     config.connector_retry = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(5),
@@ -290,6 +296,39 @@ async fn syncs_published_articles_then_only_what_changed() {
     want.sort();
     want.dedup();
     assert_eq!(second, want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drafts_stay_out_without_waiting_for_a_prune() {
+    let hc = HelpCenter::new(EMAIL, TOKEN);
+    let s = hc.add_section(hc.add_category("General"), "FAQ");
+    let a = hc.add(s, "Hello", "<p>Welcome aboard.</p>");
+    let b = hc.add(s, "Pricing", "<p>Plans start at ten euros.</p>");
+    // The first sync prunes; the second does not, so only the export can keep drafts out.
+    let rig = rig_pruning_every(hc, json!({}), 1000).await;
+    rig.sync().await;
+    assert_eq!(rig.docs().await.len(), 2);
+    let draft = rig.hc.add_article(NewArticle {
+        section_id: s,
+        title: "Unreleased plan".into(),
+        body: "<p>The platinum plan launches next spring.</p>".into(),
+        draft: true,
+        ..NewArticle::default()
+    });
+    rig.hc.set_draft(b, true);
+    let ds = rig.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
+    let docs = rig.docs().await;
+    assert_eq!(
+        docs.keys().cloned().collect::<Vec<_>>(),
+        [key(a)],
+        "{:?}",
+        docs.keys()
+    );
+    assert!(
+        rig.hc.exported().contains(&draft),
+        "the draft was in the export"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
