@@ -436,8 +436,32 @@ async fn locale_and_max_articles_limit_what_is_imported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn next_pages_on_zendesk_s_own_host_stay_on_the_base_url() {
+    let hc = HelpCenter::new(EMAIL, TOKEN);
+    hc.set_page_size(2);
+    hc.set_public_origin("https://acme.zendesk.com");
+    let s = hc.add_section(hc.add_category("General"), "FAQ");
+    for i in 0..5 {
+        hc.add(s, &format!("Article {i}"), "<p>Some text.</p>");
+    }
+    let rig = rig(hc, json!({})).await;
+    let ds = rig.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
+    let docs = rig.docs().await;
+    assert_eq!(docs.len(), 5);
+    assert!(rig.hc.export_starts().len() > 2, "several pages");
+    let (d, _) = docs.values().next().unwrap();
+    assert!(d
+        .url
+        .as_deref()
+        .unwrap()
+        .starts_with("https://acme.zendesk.com/hc/en-us/articles/"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn solved_tickets_are_imported_with_public_comments_only() {
     let hc = HelpCenter::new(EMAIL, TOKEN);
+    hc.set_public_origin("https://acme.zendesk.com");
     hc.set_page_size(2); // two export pages of tickets
     let s = hc.add_section(hc.add_category("General"), "FAQ");
     hc.add(s, "Hello", "<p>Welcome aboard.</p>");

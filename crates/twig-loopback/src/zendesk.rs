@@ -87,6 +87,8 @@ struct St {
     exported: Vec<u64>,
     /// `start_time` of every export request, in order.
     export_starts: Vec<i64>,
+    /// Origin written in `next_page` and `html_url` instead of the request's.
+    public_origin: Option<String>,
 }
 
 impl St {
@@ -130,6 +132,12 @@ impl HelpCenter {
     /// Articles (and tickets) per export page; Zendesk's is 1000.
     pub fn set_page_size(&self, n: usize) {
         self.st.lock().unwrap().page_size = n.max(1);
+    }
+
+    /// Writes `origin` in `next_page` and `html_url`, as Zendesk writes
+    /// `https://{subdomain}.zendesk.com` behind a host-mapped or proxied base URL.
+    pub fn set_public_origin(&self, origin: &str) {
+        self.st.lock().unwrap().public_origin = Some(origin.into());
     }
 
     /// Adds a category; answers its id.
@@ -328,8 +336,11 @@ fn time(t: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `http://host` of the request, for the absolute URLs Zendesk answers with.
-fn origin(h: &HeaderMap) -> String {
+/// The origin Zendesk writes in absolute URLs: the public one if set, else the request's host.
+fn origin(h: &HeaderMap, st: &Arc<Mutex<St>>) -> String {
+    if let Some(o) = st.lock().unwrap().public_origin.clone() {
+        return o;
+    }
     let host = h
         .get("host")
         .and_then(|v| v.to_str().ok())
@@ -388,7 +399,7 @@ async fn export(
     let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
         return bad_request("start_time is required and must be a unix time");
     };
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     let mut s = st.lock().unwrap();
     s.export_starts.push(start);
     let mut changed: Vec<(i64, u64)> = s
@@ -469,7 +480,7 @@ async fn categories(
     Query(q): Query<HashMap<String, String>>,
     req: axum::http::Uri,
 ) -> Response {
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     let loc = locale_of(&req);
     let s = st.lock().unwrap();
     let all = s
@@ -492,7 +503,7 @@ async fn sections(
     Query(q): Query<HashMap<String, String>>,
     req: axum::http::Uri,
 ) -> Response {
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     let loc = locale_of(&req);
     let s = st.lock().unwrap();
     let all = s
@@ -516,7 +527,7 @@ async fn articles(
     Query(q): Query<HashMap<String, String>>,
     req: axum::http::Uri,
 ) -> Response {
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     let loc = locale_of(&req);
     let s = st.lock().unwrap();
     let all = s
@@ -536,7 +547,7 @@ async fn tickets(
     let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
         return bad_request("start_time is required and must be a unix time");
     };
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     let s = st.lock().unwrap();
     let mut changed: Vec<(i64, u64)> = s
         .tickets
@@ -576,7 +587,7 @@ async fn comments(
     Query(q): Query<HashMap<String, String>>,
     req: axum::http::Uri,
 ) -> Response {
-    let o = origin(&headers);
+    let o = origin(&headers, &st);
     // /api/v2/tickets/{id}/comments
     let id = req
         .path()

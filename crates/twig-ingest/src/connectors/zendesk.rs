@@ -191,6 +191,22 @@ impl Zendesk {
         }
     }
 
+    /// A `next_page` URL, kept on `config.base_url`: Zendesk writes its own host
+    /// (`{subdomain}.zendesk.com`) there even when the Help Center is reached through another.
+    fn follow(&self, next: &str) -> Result<url::Url, ConnectorError> {
+        match (self.remote.url(next), url::Url::parse(next)) {
+            (Ok(u), _) => Ok(u),
+            (Err(_), Ok(u)) => {
+                let rel = match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                };
+                self.remote.url(&rel)
+            }
+            (Err(e), Err(_)) => Err(e),
+        }
+    }
+
     /// Every item of an offset-paginated listing (`key` is its array: `articles`, ...).
     async fn list_all<T: serde::de::DeserializeOwned>(
         &self,
@@ -210,7 +226,7 @@ impl Zendesk {
             })?;
             out.extend(items);
             match page.get("next_page").and_then(Value::as_str) {
-                Some(next) => url = self.remote.url(next)?,
+                Some(next) => url = self.follow(next)?,
                 None => return Ok(out),
             }
         }
@@ -312,7 +328,7 @@ impl Zendesk {
         let tax = self.taxonomy().await?;
         let start = cur.page_start.max(cur.articles_since);
         let url = match &cur.next_page {
-            Some(next) => self.remote.url(next)?,
+            Some(next) => self.follow(next)?,
             None => self.remote.url(&format!(
                 "api/v2/help_center/incremental/articles.json?start_time={}",
                 cur.articles_since
@@ -375,7 +391,7 @@ impl Zendesk {
         next: Option<&str>,
     ) -> Result<TicketExport, ConnectorError> {
         let url = match next {
-            Some(n) => self.remote.url(n)?,
+            Some(n) => self.follow(n)?,
             None => self.remote.url(&format!(
                 "api/v2/incremental/tickets.json?start_time={start}"
             ))?,
