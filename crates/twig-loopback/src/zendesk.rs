@@ -10,6 +10,7 @@
 
 use crate::{has_basic, serve, Faults, Served};
 use axum::extract::{Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -265,29 +266,16 @@ impl HelpCenter {
 
     /// The routes, faults and auth included.
     pub fn router(&self) -> Router {
-        let mut r = Router::new();
-        for (path, h) in [
-            ("/api/v2/help_center/incremental/articles", "export"),
-            ("/api/v2/help_center/categories", "categories"),
-            ("/api/v2/help_center/{locale}/categories", "categories"),
-            ("/api/v2/help_center/sections", "sections"),
-            ("/api/v2/help_center/{locale}/sections", "sections"),
-            ("/api/v2/help_center/articles", "articles"),
-            ("/api/v2/help_center/{locale}/articles", "articles"),
-            ("/api/v2/incremental/tickets", "tickets"),
-            ("/api/v2/tickets/{id}/comments", "comments"),
-        ] {
-            for p in [path.to_owned(), format!("{path}.json")] {
-                r = match h {
-                    "export" => r.route(&p, get(export)),
-                    "categories" => r.route(&p, get(categories)),
-                    "sections" => r.route(&p, get(sections)),
-                    "articles" => r.route(&p, get(articles)),
-                    "tickets" => r.route(&p, get(tickets)),
-                    _ => r.route(&p, get(comments)),
-                };
-            }
-        }
+        let r = Router::new();
+        let r = both(r, "/api/v2/help_center/incremental/articles", export);
+        let r = both(r, "/api/v2/help_center/categories", categories);
+        let r = both(r, "/api/v2/help_center/{locale}/categories", categories);
+        let r = both(r, "/api/v2/help_center/sections", sections);
+        let r = both(r, "/api/v2/help_center/{locale}/sections", sections);
+        let r = both(r, "/api/v2/help_center/articles", articles);
+        let r = both(r, "/api/v2/help_center/{locale}/articles", articles);
+        let r = both(r, "/api/v2/incremental/tickets", tickets);
+        let r = both(r, "/api/v2/tickets/{id}/comments", comments);
         let st = self.st.clone();
         let r = r
             .fallback(|| async {
@@ -310,6 +298,16 @@ impl HelpCenter {
     pub async fn serve(&self) -> std::io::Result<Served> {
         serve(self.router()).await
     }
+}
+
+/// Routes `path` with and without `.json`, as Zendesk answers both.
+fn both<H, T>(r: Router<Arc<Mutex<St>>>, path: &str, h: H) -> Router<Arc<Mutex<St>>>
+where
+    H: Handler<T, Arc<Mutex<St>>>,
+    T: 'static,
+{
+    r.route(path, get(h.clone()))
+        .route(&format!("{path}.json"), get(h))
 }
 
 async fn auth(st: Arc<Mutex<St>>, req: Request, next: Next) -> Response {
