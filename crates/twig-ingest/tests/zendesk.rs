@@ -388,6 +388,30 @@ async fn throttling_waits_as_told_by_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_end_user_s_token_is_refused_by_the_test_and_the_sync() {
+    let hc = HelpCenter::new(EMAIL, TOKEN);
+    let s = hc.add_section(hc.add_category("General"), "FAQ");
+    hc.add(s, "Hello", "<p>Welcome aboard.</p>");
+    hc.set_end_user(true);
+    let rig = rig(hc, json!({})).await;
+    let t = rig.files.test_connection(&rig.ds).await.unwrap();
+    assert!(!t.ok);
+    assert!(
+        t.message.contains("403") && t.message.contains("config.api_token"),
+        "{}",
+        t.message
+    );
+    assert!(
+        t.message.contains("You do not have access"),
+        "{}",
+        t.message
+    );
+    let ds = rig.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Failed);
+    assert!(ds.last_error.unwrap().contains("config.api_token"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_connection_test_counts_published_articles() {
     let hc = HelpCenter::new(EMAIL, TOKEN);
     let s = hc.add_section(hc.add_category("General"), "FAQ");

@@ -90,6 +90,8 @@ struct St {
     export_starts: Vec<i64>,
     /// Origin written in `next_page` and `html_url` instead of the request's.
     public_origin: Option<String>,
+    /// The token's user is an end user: the incremental exports answer 403.
+    end_user: bool,
 }
 
 impl St {
@@ -139,6 +141,11 @@ impl HelpCenter {
     /// `https://{subdomain}.zendesk.com` behind a host-mapped or proxied base URL.
     pub fn set_public_origin(&self, origin: &str) {
         self.st.lock().unwrap().public_origin = Some(origin.into());
+    }
+
+    /// Makes the token's user an end user (not an agent), whom the exports refuse.
+    pub fn set_end_user(&self, yes: bool) {
+        self.st.lock().unwrap().end_user = yes;
     }
 
     /// Adds a category; answers its id.
@@ -381,6 +388,15 @@ fn article_json(o: &str, id: u64, a: &Article) -> Value {
     })
 }
 
+/// Zendesk's answer to an end user asking for an agents-only endpoint.
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": "Forbidden", "description": "You do not have access to this page. Please contact the account owner of this help desk for further help."})),
+    )
+        .into_response()
+}
+
 fn bad_request(what: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -394,6 +410,9 @@ async fn export(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if st.lock().unwrap().end_user {
+        return forbidden();
+    }
     let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
         return bad_request("start_time is required and must be a unix time");
     };
@@ -542,6 +561,9 @@ async fn tickets(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if st.lock().unwrap().end_user {
+        return forbidden();
+    }
     let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
         return bad_request("start_time is required and must be a unix time");
     };
