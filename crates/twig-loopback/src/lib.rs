@@ -6,6 +6,8 @@
 //! delete), plus shared [`Faults`] to inject 5xx storms, throttling and latency.
 
 pub mod confluence;
+pub mod notion;
+pub mod zendesk;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -17,8 +19,6 @@ use base64::Engine as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-pub mod notion;
 
 /// A server running on 127.0.0.1 until dropped.
 pub struct Served {

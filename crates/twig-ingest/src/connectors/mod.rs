@@ -8,6 +8,7 @@ pub mod http;
 pub mod notion;
 pub(crate) mod sync;
 pub(crate) mod test;
+pub mod zendesk;
 
 use http::ConnectorEnv;
 use twig_core::connector::{Connector, ConnectorError};
@@ -18,6 +19,7 @@ pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, C
     match ds.kind {
         DataSourceType::Confluence => confluence::open(ds, env),
         DataSourceType::Notion => Ok(Box::new(notion::NotionConnector::open(ds, env)?)),
+        DataSourceType::Zendesk => Ok(Box::new(zendesk::Zendesk::open(ds, env)?)),
         _ => Err(ConnectorError::Permanent(format!(
             "syncing {} data sources is not available yet",
             ds.kind.as_str()

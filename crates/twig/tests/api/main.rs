@@ -22,3 +22,4 @@ mod server;
 mod site;
 mod users;
 mod webhooks;
+mod zendesk;
