@@ -6828,7 +6828,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Registers an endpoint; the answer carries its signing secret, shown only this once. Requires Admin scope. */
+        /** Registers an endpoint; the answer carries its signing secret, shown only this once. An organisation has at most 50 endpoints (one more is `400 invalid_request`). Requires Admin scope. */
         post: {
             parameters: {
                 query?: never;
@@ -8670,15 +8670,24 @@ export interface components {
          */
         ConfluenceConfig: {
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            api_token?: string | null;
+            api_token: string;
             /** Format: uri */
-            base_url: string;
+            base_url?: string | null;
             /** @default 512 */
             chunk_max_tokens?: number | null;
             /** @default 50 */
             chunk_overlap_tokens?: number | null;
-            email?: string | null;
+            domain?: string | null;
+            email: string;
+            /** @default true */
+            include_attachments?: boolean | null;
+            lookback_days?: number | null;
+            space_key?: string | null;
             space_keys?: string[] | null;
+        } | {
+            domain: unknown;
+        } | {
+            base_url: unknown;
         };
         /** @description `POST /data-sources/:id/test`: whether the source's remote can be read, without syncing. */
         ConnectionTest: {
@@ -8778,7 +8787,7 @@ export interface components {
         };
         /** @description Body of `POST /data-sources` for a notion source. */
         DataSourceCreateNotion: {
-            config?: components["schemas"]["NotionConfig"] | null;
+            config: components["schemas"]["NotionConfig"];
             /**
              * @description Display name (required on create).
              * @example Help Center
@@ -9408,7 +9417,7 @@ export interface components {
             chunk_overlap_tokens?: number | null;
             root_page_ids?: string[] | null;
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            token?: string | null;
+            token: string;
         };
         /**
          * onedrive_config
@@ -9911,7 +9920,7 @@ export interface components {
          */
         ZendeskConfig: {
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            api_token?: string | null;
+            api_token: string;
             /** Format: uri */
             base_url?: string | null;
             /** @default 512 */
@@ -9922,7 +9931,11 @@ export interface components {
             /** @default false */
             include_tickets?: boolean | null;
             locale?: string | null;
+            /** @default 10000 */
+            max_articles?: number | null;
             subdomain: string;
+            /** @default 90 */
+            ticket_lookback_days?: number | null;
         };
     };
     responses: never;

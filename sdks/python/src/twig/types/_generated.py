@@ -157,10 +157,10 @@ class ChunkResult(BaseModel):
 
 
 class SpaceKey(RootModel[str]):
-    root: str = Field(..., max_length=2048, min_length=1)
+    root: str = Field(..., max_length=10, min_length=1, pattern='^[A-Z][A-Z0-9]{1,9}$')
 
 
-class ConfluenceConfig(BaseModel):
+class ConfluenceConfig1(BaseModel):
     """
     `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
     """
@@ -168,16 +168,65 @@ class ConfluenceConfig(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    api_token: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
-    )
+    api_token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
-    base_url: AnyUrl
+    base_url: Optional[AnyUrl] = None
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
-    email: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    domain: Optional[str] = Field(
+        ...,
+        max_length=253,
+        min_length=1,
+        pattern='^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$',
+    )
+    email: str = Field(
+        ...,
+        max_length=320,
+        min_length=1,
+        pattern='^[^@\\x00-\\x20\\x7f-\\x9f]+@[^@\\x00-\\x20\\x7f-\\x9f]+$',
+    )
+    include_attachments: Optional[bool] = True
+    lookback_days: Optional[int] = Field(None, ge=1, le=36500)
+    space_key: Optional[str] = Field(
+        None, max_length=10, min_length=1, pattern='^[A-Z][A-Z0-9]{1,9}$'
+    )
+    space_keys: Optional[list[SpaceKey]] = Field(None, max_length=1000)
+
+
+class ConfluenceConfig2(BaseModel):
+    """
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    api_token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    base_url: Optional[AnyUrl]
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    domain: Optional[str] = Field(
+        None,
+        max_length=253,
+        min_length=1,
+        pattern='^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$',
+    )
+    email: str = Field(
+        ...,
+        max_length=320,
+        min_length=1,
+        pattern='^[^@\\x00-\\x20\\x7f-\\x9f]+@[^@\\x00-\\x20\\x7f-\\x9f]+$',
+    )
+    include_attachments: Optional[bool] = True
+    lookback_days: Optional[int] = Field(None, ge=1, le=36500)
+    space_key: Optional[str] = Field(
+        None, max_length=10, min_length=1, pattern='^[A-Z][A-Z0-9]{1,9}$'
+    )
     space_keys: Optional[list[SpaceKey]] = Field(None, max_length=1000)
 
 
@@ -386,7 +435,12 @@ class Metrics(BaseModel):
 
 
 class RootPageId(RootModel[str]):
-    root: str = Field(..., max_length=2048, min_length=1)
+    root: str = Field(
+        ...,
+        max_length=36,
+        min_length=1,
+        pattern='^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$',
+    )
 
 
 class NotionConfig(BaseModel):
@@ -401,7 +455,7 @@ class NotionConfig(BaseModel):
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
     root_page_ids: Optional[list[RootPageId]] = Field(None, max_length=1000)
-    token: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
@@ -1136,19 +1190,28 @@ class ZendeskConfig(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    api_token: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
-    )
+    api_token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
     base_url: Optional[AnyUrl] = None
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
-    email: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    email: str = Field(
+        ...,
+        max_length=320,
+        min_length=1,
+        pattern='^[^@\\x00-\\x20\\x7f-\\x9f]+@[^@\\x00-\\x20\\x7f-\\x9f]+$',
+    )
     include_tickets: Optional[bool] = False
-    locale: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
-    subdomain: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    locale: Optional[str] = Field(
+        None, max_length=64, min_length=1, pattern='^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$'
+    )
+    max_articles: Optional[int] = Field(10000, ge=1, le=1000000)
+    subdomain: str = Field(
+        ..., max_length=63, min_length=1, pattern='^[a-z0-9][a-z0-9-]{0,62}$'
+    )
+    ticket_lookback_days: Optional[int] = Field(90, ge=1, le=365)
 
 
 class Agent(BaseModel):
@@ -1554,7 +1617,12 @@ class DataSourceCreateConfluence(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    config: ConfluenceConfig
+    config: Union[ConfluenceConfig1, ConfluenceConfig2] = Field(
+        ..., title='confluence_config'
+    )
+    """
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    """
     name: str = Field(
         ...,
         examples=['Help Center'],
@@ -1620,7 +1688,7 @@ class DataSourceCreateNotion(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    config: Optional[NotionConfig] = None
+    config: NotionConfig
     name: str = Field(
         ...,
         examples=['Help Center'],
@@ -1756,13 +1824,14 @@ class DataSourceInput(BaseModel):
         Union[
             WebsiteConfig,
             FileConfig,
-            ConfluenceConfig,
             SlackConfig,
             GoogleDriveConfig,
             SharepointConfig,
             ZendeskConfig,
             NotionConfig,
             OnedriveConfig,
+            ConfluenceConfig1,
+            ConfluenceConfig2,
         ]
     ] = None
     """
