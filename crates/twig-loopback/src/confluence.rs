@@ -249,30 +249,32 @@ impl FakeConfluence {
         self.origin.lock().unwrap().clone()
     }
 
-    fn check(&self, headers: &HeaderMap, route: &'static str) -> Result<(), Response> {
+    fn check(&self, headers: &HeaderMap, route: &'static str) -> Result<(), Box<Response>> {
         *self.site.lock().unwrap().hits.entry(route).or_default() += 1;
         if has_basic(headers, &self.email, &self.token) {
             Ok(())
         } else {
             // Confluence Cloud's answer to a wrong or revoked token.
-            Err((
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"code": 401, "message": "Unauthorized; scope does not match"})),
-            )
-                .into_response())
+            Err(Box::new(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"code": 401, "message": "Unauthorized; scope does not match"})),
+                )
+                    .into_response(),
+            ))
         }
     }
 }
 
 /// Offset pagination behind an opaque cursor, as the real cursors are opaque.
-fn decode_cursor(c: Option<&String>) -> Result<usize, Response> {
+fn decode_cursor(c: Option<&String>) -> Result<usize, Box<Response>> {
     let Some(c) = c else { return Ok(0) };
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(c)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad_request("Invalid cursor"))
+        .ok_or_else(|| Box::new(bad_request("Invalid cursor")))
 }
 
 fn encode_cursor(offset: usize) -> String {
@@ -289,14 +291,14 @@ fn bad_request(msg: &str) -> Response {
         .into_response()
 }
 
-fn limit_of(q: &HashMap<String, String>, max: usize) -> Result<usize, Response> {
+fn limit_of(q: &HashMap<String, String>, max: usize) -> Result<usize, Box<Response>> {
     match q.get("limit") {
         None => Ok(25),
         Some(l) => l
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| bad_request("limit must be between 1 and 250")),
+            .ok_or_else(|| Box::new(bad_request("limit must be between 1 and 250"))),
     }
 }
 
@@ -304,11 +306,11 @@ fn limit_of(q: &HashMap<String, String>, max: usize) -> Result<usize, Response> 
 fn v2_list(path: &str, q: &HashMap<String, String>, all: Vec<Value>, base: &str) -> Response {
     let limit = match limit_of(q, 250) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let start = match decode_cursor(q.get("cursor")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
     let mut links = json!({"base": base});
@@ -409,7 +411,7 @@ async fn spaces(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "spaces") {
-        return r;
+        return *r;
     }
     let keys: Option<Vec<String>> = q
         .get("keys")
@@ -437,7 +439,7 @@ async fn space_pages(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "space_pages") {
-        return r;
+        return *r;
     }
     let Ok(id) = id.parse::<u64>() else {
         return bad_request("id must be a number");
@@ -477,7 +479,7 @@ async fn one_page(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "one_page") {
-        return r;
+        return *r;
     }
     let s = f.site.lock().unwrap();
     match id.parse::<u64>().ok().and_then(|i| s.pages.get(&i)) {
@@ -497,7 +499,7 @@ async fn page_attachments(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "page_attachments") {
-        return r;
+        return *r;
     }
     let all: Vec<Value> = {
         let s = f.site.lock().unwrap();
@@ -521,7 +523,7 @@ async fn download(
     Path((page, name)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "download") {
-        return r;
+        return *r;
     }
     let s = f.site.lock().unwrap();
     match s
@@ -581,7 +583,7 @@ async fn cql_search(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = f.check(&headers, "cql_search") {
-        return r;
+        return *r;
     }
     let Some(cql) = q.get("cql").and_then(|c| parse_cql(c)) else {
         // v1's error shape differs from v2's.
@@ -598,7 +600,7 @@ async fn cql_search(
         .clamp(1, 100);
     let start = match decode_cursor(q.get("cursor")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let base = format!("{}/wiki", f.origin());
     let mut s = f.site.lock().unwrap();
