@@ -4,27 +4,19 @@
 //! vendor: each vendor's connector has its own tests against a loopback server speaking its
 //! wire format.
 
+mod support;
+
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use twig_core::connector::{
     ChangePage, ConnectionReport, Connector, ConnectorError, Item, ItemContent,
 };
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
+use twig_core::datasource::DataSourceStatus;
 use twig_core::document::DocumentStatus;
-use twig_core::org::Org;
-use twig_core::page::Page;
-use twig_core::retrieval::{Retriever, SectionInput};
-use twig_core::service::ingest::enqueue_sync;
-use twig_core::store::Store;
-use twig_index::engine::{Engine, EngineConfig};
-use twig_ingest::files::FileStore;
-use twig_ingest::sync::SyncHandler;
-use twig_ingest::IngestConfig;
-use twig_jobs::{Runner, RunnerConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_core::retrieval::SectionInput;
 
 /// What the scripted remote holds, and what it was asked.
 #[derive(Default)]
@@ -141,135 +133,46 @@ impl Connector for Scripted {
 }
 
 struct Rig {
-    store: Arc<dyn Store>,
-    retriever: Arc<dyn Retriever>,
-    runner: Runner,
+    job: support::SyncRig,
     remote: Arc<Mutex<RemoteState>>,
-    org: Org,
-    ds: DataSource,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Rig {
+    type Target = support::SyncRig;
+    fn deref(&self) -> &support::SyncRig {
+        &self.job
+    }
 }
 
 async fn rig(feed: bool) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::open(
-        store.clone(),
-        None,
-        EngineConfig::new(dir.path().join("lexical")),
-    )
-    .await
-    .unwrap();
-    let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let config = IngestConfig::new(dir.path());
-    let files = Arc::new(FileStore::new(store.clone(), config.clone()));
     let remote = Arc::new(Mutex::new(RemoteState {
         feed,
         ..RemoteState::default()
     }));
     let r = remote.clone();
-    let handler = SyncHandler::new(store.clone(), retriever.clone(), files, config).with_opener(
-        Arc::new(move |_, _| Ok(Box::new(Scripted(r.clone())) as Box<dyn Connector>)),
-    );
-    let runner = Runner::new(
-        store.clone(),
-        RunnerConfig {
-            backoff: twig_jobs::Backoff {
-                base: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            },
-            ..RunnerConfig::default()
+    let job = support::SyncRig::with(
+        "notion",
+        json!({"token": "secret_x"}),
+        support::Setup {
+            opener: Some(Arc::new(move |_, _| {
+                Ok(Box::new(Scripted(r.clone())) as Box<dyn Connector>)
+            })),
+            ..support::Setup::default()
         },
     )
-    .register(Arc::new(handler));
-    let org = Org::new("o").unwrap();
-    store.create_org(&org).await.unwrap();
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("notion".into()),
-            name: Some("Wiki".into()),
-            config: Some(json!({"token": "secret_x"})),
-            sync_frequency: None,
-        },
-    )
-    .unwrap();
-    store.create_data_source(&ds).await.unwrap();
-    Rig {
-        store,
-        retriever,
-        runner,
-        remote,
-        org,
-        ds,
-        _dir: dir,
-    }
+    .await;
+    Rig { job, remote }
 }
 
 impl Rig {
-    /// Queues a sync and runs jobs until none is due (retries included).
-    async fn sync(&self) -> DataSource {
-        enqueue_sync(self.store.as_ref(), &self.org.id, &self.ds.id)
-            .await
-            .unwrap();
-        for _ in 0..20 {
-            if !self.runner.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                if !self.runner.run_once().await.unwrap() {
-                    break;
-                }
-            }
-        }
-        self.store
-            .get_data_source(&self.org.id, &self.ds.id)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
+    /// Status and error of each document, by source key.
     async fn docs(&self) -> BTreeMap<String, (DocumentStatus, Option<String>)> {
-        let listed = self
-            .store
-            .documents()
-            .list_documents(
-                &self.org.id,
-                &self.ds.id,
-                Page::new(Some(200), Some(0)).unwrap(),
-            )
+        self.job
+            .docs()
             .await
-            .unwrap();
-        listed
-            .items
             .into_iter()
-            .map(|d| (d.source_key, (d.status, d.error)))
+            .map(|(k, (d, _))| (k, (d.status, d.error)))
             .collect()
-    }
-
-    async fn chunk_texts(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (key, _) in self.docs().await {
-            let d = self
-                .store
-                .documents()
-                .find_document(&self.ds.id, &key)
-                .await
-                .unwrap()
-                .unwrap();
-            let (_, chunks) = self
-                .store
-                .documents()
-                .document_with_chunks(&d.id)
-                .await
-                .unwrap()
-                .unwrap();
-            out.extend(chunks.into_iter().map(|c| c.text));
-        }
-        out.sort();
-        out
     }
 }
 

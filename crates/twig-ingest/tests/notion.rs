@@ -1,152 +1,43 @@
 //! The Notion connector, driven by the real sync job against a loopback Notion workspace that
 //! speaks Notion's wire format (search, block children, auth, version header, errors).
 
+mod support;
+
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
+use twig_core::datasource::DataSourceStatus;
 use twig_core::document::StoredChunk;
 use twig_core::ingest::Ingestor;
-use twig_core::org::Org;
-use twig_core::page::Page;
-use twig_core::retrieval::Retriever;
-use twig_core::service::ingest::enqueue_sync;
-use twig_core::store::Store;
-use twig_index::engine::{Engine, EngineConfig};
-use twig_ingest::connectors::http::RetryPolicy;
-use twig_ingest::files::FileStore;
-use twig_ingest::sync::SyncHandler;
-use twig_ingest::IngestConfig;
-use twig_jobs::{Runner, RunnerConfig};
 use twig_loopback::notion::{Block, Notion, Parent};
 use twig_loopback::Served;
-use twig_store::sqlite::SqliteStore;
 
 const TOKEN: &str = "secret_integration_token";
 
 struct Rig {
-    store: Arc<dyn Store>,
-    runner: Runner,
-    files: Arc<FileStore>,
-    org: Org,
-    ds: DataSource,
+    job: support::SyncRig,
     notion: Notion,
     _served: Served,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Rig {
+    type Target = support::SyncRig;
+    fn deref(&self) -> &support::SyncRig {
+        &self.job
+    }
 }
 
 /// A sync job runner over a fresh store, and a `notion` source on the served workspace.
 async fn rig(notion: Notion, config: Value) -> Rig {
     let served = notion.serve().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::open(
-        store.clone(),
-        None,
-        EngineConfig::new(dir.path().join("lexical")),
-    )
-    .await
-    .unwrap();
-    let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let mut config_ = IngestConfig::new(dir.path());
-    config_.allow_private_networks = true;
-    config_.connector_retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_inline_wait: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
-    };
-    let files = Arc::new(FileStore::new(store.clone(), config_.clone()));
-    let handler = SyncHandler::new(store.clone(), retriever, files.clone(), config_);
-    let runner = Runner::new(
-        store.clone(),
-        RunnerConfig {
-            backoff: twig_jobs::Backoff {
-                base: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            },
-            ..RunnerConfig::default()
-        },
-    )
-    .register(Arc::new(handler));
-    let org = Org::new("o").unwrap();
-    store.create_org(&org).await.unwrap();
     let mut config = config;
     config["base_url"] = json!(served.origin);
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("notion".into()),
-            name: Some("Wiki".into()),
-            config: Some(config),
-            sync_frequency: None,
-        },
-    )
-    .unwrap();
-    store.create_data_source(&ds).await.unwrap();
+    let job = support::SyncRig::new("notion", config).await;
     Rig {
-        store,
-        runner,
-        files,
-        org,
-        ds,
+        job,
         notion,
         _served: served,
-        _dir: dir,
-    }
-}
-
-impl Rig {
-    /// Queues a sync and runs jobs until none is due (retries included).
-    async fn sync(&self) -> DataSource {
-        enqueue_sync(self.store.as_ref(), &self.org.id, &self.ds.id)
-            .await
-            .unwrap();
-        for _ in 0..40 {
-            if !self.runner.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                if !self.runner.run_once().await.unwrap() {
-                    break;
-                }
-            }
-        }
-        self.store
-            .get_data_source(&self.org.id, &self.ds.id)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    /// Documents by source key (the Notion page id), with their chunks.
-    async fn docs(&self) -> BTreeMap<String, (twig_core::document::Document, Vec<StoredChunk>)> {
-        let listed = self
-            .store
-            .documents()
-            .list_documents(
-                &self.org.id,
-                &self.ds.id,
-                Page::new(Some(200), Some(0)).unwrap(),
-            )
-            .await
-            .unwrap();
-        let mut out = BTreeMap::new();
-        for d in listed.items {
-            let full = self
-                .store
-                .documents()
-                .document_with_chunks(&d.id)
-                .await
-                .unwrap()
-                .unwrap();
-            out.insert(d.source_key.clone(), full);
-        }
-        out
     }
 }
 

@@ -1,40 +1,30 @@
 //! The Zendesk connector, synced by the real job runner against a loopback Help Center that
 //! speaks Zendesk's wire format.
 
+mod support;
+
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
-use twig_core::document::{Document, StoredChunk};
+use twig_core::datasource::DataSourceStatus;
 use twig_core::ingest::Ingestor;
-use twig_core::org::Org;
-use twig_core::page::Page;
-use twig_core::retrieval::Retriever;
-use twig_core::service::ingest::enqueue_sync;
-use twig_core::store::Store;
-use twig_index::engine::{Engine, EngineConfig};
-use twig_ingest::connectors::http::RetryPolicy;
-use twig_ingest::files::FileStore;
-use twig_ingest::sync::SyncHandler;
-use twig_ingest::IngestConfig;
-use twig_jobs::{Runner, RunnerConfig};
 use twig_loopback::zendesk::{HelpCenter, NewArticle};
 use twig_loopback::Served;
-use twig_store::sqlite::SqliteStore;
 
 const EMAIL: &str = "agent@acme.example";
 const TOKEN: &str = "zd-token-123";
 
 struct Rig {
+    job: support::SyncRig,
     hc: HelpCenter,
     _served: Served,
-    store: Arc<dyn Store>,
-    files: Arc<FileStore>,
-    runner: Runner,
-    org: Org,
-    ds: DataSource,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Rig {
+    type Target = support::SyncRig;
+    fn deref(&self) -> &support::SyncRig {
+        &self.job
+    }
 }
 
 async fn rig(hc: HelpCenter, extra: Value) -> Rig {
@@ -44,45 +34,6 @@ async fn rig(hc: HelpCenter, extra: Value) -> Rig {
 /// A rig whose syncs list every article (to prune) only every `prune_every` syncs.
 async fn rig_pruning_every(hc: HelpCenter, extra: Value, prune_every: u32) -> Rig {
     let served = hc.serve().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::open(
-        store.clone(),
-        None,
-        EngineConfig::new(dir.path().join("lexical")),
-    )
-    .await
-    .unwrap();
-    let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let mut config = IngestConfig::new(dir.path());
-    config.allow_private_networks = true;
-    config.prune_every = prune_every;
-    config.connector_retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_inline_wait: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
-    };
-    let files = Arc::new(FileStore::new(store.clone(), config.clone()));
-    let handler = SyncHandler::new(store.clone(), retriever, files.clone(), config);
-    let runner = Runner::new(
-        store.clone(),
-        RunnerConfig {
-            backoff: twig_jobs::Backoff {
-                base: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            },
-            ..RunnerConfig::default()
-        },
-    )
-    .register(Arc::new(handler));
-    let org = Org::new("o").unwrap();
-    store.create_org(&org).await.unwrap();
     let mut cfg = json!({
         "subdomain": "acme",
         "email": EMAIL,
@@ -92,74 +43,11 @@ async fn rig_pruning_every(hc: HelpCenter, extra: Value, prune_every: u32) -> Ri
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("zendesk".into()),
-            name: Some("Help Center".into()),
-            config: Some(cfg),
-            sync_frequency: None,
-        },
-    )
-    .unwrap();
-    store.create_data_source(&ds).await.unwrap();
+    let job = support::SyncRig::tuned("zendesk", cfg, move |c| c.prune_every = prune_every).await;
     Rig {
+        job,
         hc,
         _served: served,
-        store,
-        files,
-        runner,
-        org,
-        ds,
-        _dir: dir,
-    }
-}
-
-impl Rig {
-    /// Queues a sync and runs jobs until none is due (retries included).
-    async fn sync(&self) -> DataSource {
-        enqueue_sync(self.store.as_ref(), &self.org.id, &self.ds.id)
-            .await
-            .unwrap();
-        for _ in 0..20 {
-            if !self.runner.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                if !self.runner.run_once().await.unwrap() {
-                    break;
-                }
-            }
-        }
-        self.store
-            .get_data_source(&self.org.id, &self.ds.id)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
-    /// Documents by source key, with their chunks.
-    async fn docs(&self) -> BTreeMap<String, (Document, Vec<StoredChunk>)> {
-        let listed = self
-            .store
-            .documents()
-            .list_documents(
-                &self.org.id,
-                &self.ds.id,
-                Page::new(Some(200), Some(0)).unwrap(),
-            )
-            .await
-            .unwrap();
-        let mut out = BTreeMap::new();
-        for d in listed.items {
-            let (d, chunks) = self
-                .store
-                .documents()
-                .document_with_chunks(&d.id)
-                .await
-                .unwrap()
-                .unwrap();
-            out.insert(d.source_key.clone(), (d, chunks));
-        }
-        out
     }
 }
 

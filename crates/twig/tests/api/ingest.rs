@@ -109,6 +109,19 @@ pub(crate) async fn wait_synced(s: &TestServer, ds: &str, timeout: Duration) -> 
     wait_synced_after(s, ds, None, timeout).await
 }
 
+/// Polls until a sync has succeeded at least once (`last_synced_at` set) and settled.
+pub(crate) async fn wait_first_sync(s: &TestServer, ds: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = wait_synced(s, ds, timeout).await;
+        if st["last_synced_at"].is_string() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "no sync succeeded: {st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) async fn documents(s: &TestServer, ds: &str) -> Vec<Value> {
     let r = s
         .get(

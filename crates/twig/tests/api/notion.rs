@@ -2,6 +2,7 @@
 //! its connection test, config validation, and a server killed mid-sync.
 
 use crate::helpers::{assert_error, TestServer};
+use crate::ingest::{documents, wait_first_sync};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -24,38 +25,6 @@ async fn create(s: &TestServer, config: Value) -> String {
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(!r.text.contains(TOKEN), "the token is never echoed");
     r.body["id"].as_str().unwrap().to_owned()
-}
-
-/// Polls the status until the sync settles; returns the status body.
-async fn wait_settled(s: &TestServer, ds: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let r = s
-            .get(&format!("/api/v1/data-sources/{ds}/status"), s.admin())
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        if matches!(
-            r.body["status"].as_str(),
-            Some("active" | "partial" | "failed")
-        ) && r.body["last_synced_at"].is_string()
-        {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            return r.body;
-        }
-        assert!(Instant::now() < deadline, "sync did not finish: {}", r.text);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn documents(s: &TestServer, ds: &str) -> Vec<Value> {
-    let r = s
-        .get(
-            &format!("/api/v1/data-sources/{ds}/documents?limit=200"),
-            s.admin(),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["documents"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,7 +90,7 @@ async fn a_notion_source_syncs_and_is_searchable() {
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let st = wait_settled(&s, &ds, Duration::from_secs(60)).await;
+    let st = wait_first_sync(&s, &ds, Duration::from_secs(60)).await;
     assert_eq!(st["status"], "active", "{st}");
     let docs = documents(&s, &ds).await;
     let titles: BTreeSet<&str> = docs.iter().filter_map(|d| d["title"].as_str()).collect();
@@ -219,7 +188,7 @@ async fn killed_mid_sync_resumes_with_every_page_once() {
     s = TestServer::start_in(dir.path(), ENV).await;
     s.key = Some(key.clone());
     n.faults.set_latency(Duration::from_millis(10));
-    let st = wait_settled(&s, &ds, Duration::from_secs(120)).await;
+    let st = wait_first_sync(&s, &ds, Duration::from_secs(120)).await;
     assert_eq!(st["status"], "active", "{st}");
     assert!(
         n.searches() > searches_before,

@@ -1,6 +1,7 @@
 //! Zendesk Help Center sources end to end: the real server syncing a loopback Help Center.
 
 use crate::helpers::{assert_error, TestServer};
+use crate::ingest::{documents, wait_first_sync};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use twig_loopback::zendesk::HelpCenter;
@@ -59,32 +60,6 @@ async fn status(s: &TestServer, key: &str, ds: &str) -> Value {
     r.body
 }
 
-async fn wait_settled(s: &TestServer, key: &str, ds: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let st = status(s, key, ds).await;
-        if matches!(st["status"].as_str(), Some("active" | "partial" | "failed"))
-            && st["last_synced_at"].is_string()
-        {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            return st;
-        }
-        assert!(Instant::now() < deadline, "sync did not finish: {st}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn documents(s: &TestServer, key: &str, ds: &str) -> Vec<Value> {
-    let r = s
-        .get(
-            &format!("/api/v1/data-sources/{ds}/documents?limit=200"),
-            key,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["documents"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn a_zendesk_source_syncs_tests_and_searches() {
     let hc = help_center(3);
@@ -118,9 +93,9 @@ async fn a_zendesk_source_syncs_tests_and_searches() {
         .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
-    let st = wait_settled(&s, &key, &ds).await;
+    let st = wait_first_sync(&s, &ds, Duration::from_secs(120)).await;
     assert_eq!(st["status"], "active", "{st}");
-    let docs = documents(&s, &key, &ds).await;
+    let docs = documents(&s, &ds).await;
     assert_eq!(docs.len(), 3, "{docs:#?}");
     assert!(docs.iter().all(|d| d["title"] != "Secret roadmap"));
 
@@ -193,9 +168,9 @@ async fn a_killed_zendesk_sync_resumes_without_duplicates() {
     s = TestServer::start_in(dir.path(), ENV).await;
     s.key = Some(key.clone());
 
-    let st = wait_settled(&s, &key, &ds).await;
+    let st = wait_first_sync(&s, &ds, Duration::from_secs(120)).await;
     assert_eq!(st["status"], "active", "{st}");
-    let docs = documents(&s, &key, &ds).await;
+    let docs = documents(&s, &ds).await;
     assert_eq!(docs.len(), N, "{docs:#?}");
     let mut titles: Vec<&str> = docs.iter().map(|d| d["title"].as_str().unwrap()).collect();
     titles.sort();
