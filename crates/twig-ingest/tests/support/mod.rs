@@ -34,11 +34,14 @@ pub struct SyncRig {
     pub dir: tempfile::TempDir,
 }
 
+/// A change to the ingest settings.
+pub type Tune = Box<dyn FnOnce(&mut IngestConfig)>;
+
 /// How a rig is built beyond its data source.
 #[derive(Default)]
 pub struct Setup {
     /// Changes the ingest settings (prune schedule, file limit, ...).
-    pub tune: Option<Box<dyn FnOnce(&mut IngestConfig)>>,
+    pub tune: Option<Tune>,
     /// Opens connectors instead of the registry (a scripted remote).
     pub opener: Option<ConnectorOpener>,
 }
