@@ -209,6 +209,7 @@ def main():
             "TWIG_ANSWER__SIMILARITY_THRESHOLD": "0.05",  # BM25 scores of a tiny corpus are low
             "TWIG_RATE_LIMITS__ENABLED": "false",
             "TWIG_LOG__LEVEL": "info",  # the address is logged at info
+            "TWIG_METRICS__ENABLED": "true",  # /metrics on the API port (test_metrics.py)
         }
         s = Server(binary, data, env)
         failed = []

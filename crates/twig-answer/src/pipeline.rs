@@ -509,6 +509,18 @@ impl Answerer {
             .models
             .price(&p.agent.model)
             .map_or(0.0, |price| price.cost(usage));
+        let model = p.agent.model.clone();
+        metrics::counter!("twig_llm_requests_total", "model" => model.clone(), "status" => status.as_str())
+            .increment(1);
+        for (direction, n) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+        ] {
+            metrics::counter!("twig_llm_tokens_total", "model" => model.clone(), "direction" => direction)
+                .increment(u64::from(n));
+        }
+        metrics::counter!("twig_llm_cost_usd_micros_total", "model" => model)
+            .increment((cost * 1e6).round() as u64);
         Interaction {
             id: InteractionId::generate(),
             org_id: p.caller.org_id.clone(),

@@ -127,6 +127,8 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
                 slot.set(decision);
             }
             if !decision.allowed {
+                metrics::counter!("twig_rate_limit_refusals_total", "scope" => scope.as_str())
+                    .increment(1);
                 return Err(Error::RateLimited {
                     scope,
                     limit,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 mod legacy;
+pub mod metrics;
 pub mod openapi;
 mod openapi_refine;
 mod routes;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub reranker: Option<Arc<dyn Reranker>>,
     /// The answering pipeline (built over the same store, retriever, models and reranker).
     pub answerer: Arc<twig_answer::Answerer>,
+    /// Renders Prometheus metrics; `None` when metrics are off (then `/metrics` is not routed).
+    pub metrics: Option<metrics::Render>,
 }
 
 impl AppState {
@@ -97,19 +100,31 @@ impl AppState {
             models,
             reranker,
             answerer,
+            metrics: None,
         }
+    }
+
+    /// Serves `GET /metrics` (Admin keys) rendered by `render`.
+    pub fn with_metrics(mut self, render: metrics::Render) -> Self {
+        self.metrics = Some(render);
+        self
     }
 }
 
 /// The complete application router (without the legacy-path rewrite).
 pub fn router(state: AppState) -> Router {
-    let (router, _) = openapi::routes().split_for_parts();
+    let (mut router, _) = openapi::routes().split_for_parts();
     let limit = state.config.max_body_bytes;
+    if state.metrics.is_some() {
+        // An operator endpoint, outside the OpenAPI document of the hosted API.
+        router = router.route("/metrics", axum::routing::get(metrics::route));
+    }
     router
         .merge(routes::openai::router())
         .route_service("/mcp", routes::mcp::service(state.clone()))
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -420,6 +420,8 @@ pub trait JobStore: Send + Sync {
     async fn latest_job(&self, dedupe_key: &str) -> StoreResult<Option<Job>>;
     /// Reads a job of the org.
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>>;
+    /// How many jobs there are of each kind and status (for metrics), sorted by kind, status.
+    async fn job_counts(&self) -> StoreResult<Vec<(String, crate::job::JobStatus, u64)>>;
 }
 
 /// Storage of documents and chunks, and the change log derived indexes replay.

@@ -93,7 +93,10 @@ impl twig_core::retrieval::Embedder for Encoder {
     }
 
     fn embed(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
-        Ok(Encoder::embed(self, texts)?)
+        let started = std::time::Instant::now();
+        let out = Encoder::embed(self, texts)?;
+        record(self.model_id(), texts.len(), started);
+        Ok(out)
     }
 
     fn count_tokens(&self, text: &str) -> usize {
@@ -103,4 +106,14 @@ impl twig_core::retrieval::Embedder for Encoder {
     fn token_offsets(&self, text: &str) -> Vec<(usize, usize)> {
         Encoder::token_offsets(self, text)
     }
+}
+
+/// Counts one embedding batch, its passages and its time (Prometheus, when installed).
+pub(crate) fn record(model: &str, passages: usize, started: std::time::Instant) {
+    let model = model.to_owned();
+    metrics::counter!("twig_embedding_batches_total", "model" => model.clone()).increment(1);
+    metrics::counter!("twig_embedding_passages_total", "model" => model.clone())
+        .increment(passages as u64);
+    metrics::histogram!("twig_embedding_batch_duration_seconds", "model" => model)
+        .record(started.elapsed().as_secs_f64());
 }

@@ -192,7 +192,9 @@ impl twig_core::retrieval::Embedder for OpenAiEmbedder {
                 .iter()
                 .map(|t| if t.trim().is_empty() { " " } else { *t })
                 .collect();
+            let started = std::time::Instant::now();
             let vs = self.request(&batch)?;
+            crate::record(self.model_id(), batch.len(), started);
             if vs.iter().any(|v| v.len() != self.dim) {
                 anyhow::bail!(
                     "embeddings endpoint changed dimension (expected {})",

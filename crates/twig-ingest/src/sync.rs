@@ -280,6 +280,19 @@ impl SyncHandler {
     }
 }
 
+/// Counts a finished sync and its documents by source type (Prometheus, when installed).
+fn record_metrics(kind: &'static str, report: &Report) {
+    metrics::counter!("twig_syncs_total", "type" => kind, "status" => report.status.as_str())
+        .increment(1);
+    for (outcome, n) in [
+        ("indexed", report.counters.done),
+        ("failed", report.counters.failed),
+    ] {
+        metrics::counter!("twig_sync_documents_total", "type" => kind, "outcome" => outcome)
+            .increment(n);
+    }
+}
+
 /// Status of a finished run from its successes and failures.
 pub(crate) fn outcome(ok: u64, failed: u64, what: &str) -> (DataSourceStatus, Option<String>) {
     match (ok, failed) {
@@ -460,6 +473,7 @@ impl JobHandler for SyncHandler {
                     .map_err(retry)?;
                 tracing::info!(data_source = %ds.id, status = report.status.as_str(),
                     done = report.counters.done, failed = report.counters.failed, "sync finished");
+                record_metrics(ds.kind.as_str(), &report);
                 Ok(counters_json(&report.counters))
             }
             Err(e) => {
@@ -470,6 +484,7 @@ impl JobHandler for SyncHandler {
                         error: Some(e.to_string()),
                         counters,
                     };
+                    record_metrics(ds.kind.as_str(), &report);
                     if let Err(err) = self.finish_sync(&ds.id, &report, false).await {
                         tracing::warn!(error = %err, "cannot record the failed sync");
                     }

@@ -389,6 +389,13 @@ pub async fn jobs_dedupe(store: &dyn Store) {
     let done = q.get_job(&o.id, &a.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.progress, json!({"done": 3}));
+    assert_eq!(
+        q.job_counts().await.unwrap(),
+        vec![
+            ("sync".to_owned(), JobStatus::Queued, 2),
+            ("sync".to_owned(), JobStatus::Succeeded, 1),
+        ]
+    );
 }
 
 /// Concurrent claims hand a job to exactly one worker; only due jobs of the asked kinds are claimed.

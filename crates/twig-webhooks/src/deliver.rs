@@ -271,6 +271,12 @@ impl JobHandler for DeliverHandler {
                 Err(JobError::Permanent(why)),
             ),
         };
+        let outcome = match rec.status {
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Pending => "retrying",
+            _ => "failed",
+        };
+        metrics::counter!("twig_webhook_deliveries_total", "outcome" => outcome).increment(1);
         if let Some(hook) = hooks.record_attempt(&id, &rec).await.map_err(store_err)? {
             if !hook.enabled && target.webhook.enabled {
                 tracing::warn!(webhook = %hook.id, reason = ?hook.disabled_reason, "webhook endpoint disabled");

@@ -48,6 +48,8 @@ pub struct Settings {
     pub answer: AnswerSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
 }
 
 /// `[server]` section.
@@ -410,6 +412,16 @@ impl AnswerSettings {
     }
 }
 
+/// `[metrics]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Record metrics and serve them at `GET /metrics`.
+    pub enabled: bool,
+    /// Where `/metrics` listens, without a key (`127.0.0.1:9090`); empty: on the API port, for Admin keys.
+    pub addr: String,
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -439,6 +451,7 @@ impl Default for Settings {
             connectors: ConnectorSettings::default(),
             answer: AnswerSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -680,6 +693,13 @@ cypress_top = 10
 level = "info"
 # "text" for people, "json" for log shippers.
 format = "text"
+
+[metrics]
+# Record Prometheus metrics and serve them at GET /metrics.
+enabled = false
+# Where /metrics listens, with no key asked (keep it private), e.g. "127.0.0.1:9090".
+# Empty: on the API port, for Admin keys only. `twig worker` needs an address here.
+addr = ""
 "#;
 
 /// Values given as command-line flags; only those present override.
@@ -897,6 +917,10 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("setting `secret_key` (TWIG_SECRET_KEY): {e}"))?;
         }
         self.answer.validate()?;
+        let maddr = self.metrics.addr.trim();
+        if !maddr.is_empty() && maddr.parse::<SocketAddr>().is_err() {
+            bail!("setting `metrics.addr` (TWIG_METRICS__ADDR): must be an address such as 127.0.0.1:9090, got {maddr:?}");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             bail!(
                 "setting `log.level` (TWIG_LOG__LEVEL): {:?} is not a valid filter",

@@ -113,6 +113,13 @@ async fn sweep_sessions(store: Arc<dyn Store>, mut stop: tokio::sync::watch::Rec
 /// It writes documents to the store; the serving process's indexes replay them from the change log.
 pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let store = crate::cli::open_store(&settings).await?;
+    if let Some(render) = crate::metrics::install(&settings)? {
+        if settings.metrics.addr.trim().is_empty() {
+            tracing::warn!("a worker has no API port: set [metrics] addr to serve its metrics");
+        } else {
+            crate::metrics::serve_separately(&settings, store.clone(), render).await?;
+        }
+    }
     let embedder = crate::retrieval::embedder(&settings).await?;
     let writer: Arc<dyn Retriever> =
         Arc::new(twig_index::engine::StoreWriter::open(store.clone(), embedder).await?);

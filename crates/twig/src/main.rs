@@ -7,6 +7,7 @@ mod bench_ingest;
 mod cli;
 mod config;
 mod ingest;
+mod metrics;
 mod models;
 mod rerank;
 mod retrieval;

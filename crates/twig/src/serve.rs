@@ -63,7 +63,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         files.clone(),
         stop_rx,
     )?;
-    let state = AppState::new(
+    let metrics = crate::metrics::install(&settings)?;
+    let separate = !settings.metrics.addr.trim().is_empty();
+    if let (Some(render), true) = (&metrics, separate) {
+        crate::metrics::serve_separately(&settings, store.clone(), render.clone()).await?;
+    }
+    let mut state = AppState::new(
         store,
         retriever,
         files,
@@ -78,6 +83,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         embedder,
         settings.answer.pipeline(),
     );
+    if let (Some(render), false) = (metrics, separate) {
+        state = state.with_metrics(render);
+    }
     // Forget full buckets now and then so idle keys cost no memory.
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

@@ -349,7 +349,16 @@ impl Retriever for Engine {
     }
 
     async fn search(&self, req: SearchRequest) -> Result<SearchResults, Error> {
-        search::run(self, req).await
+        let started = std::time::Instant::now();
+        let mode = if self.embedder.is_some() {
+            "hybrid"
+        } else {
+            "lexical"
+        };
+        let out = search::run(self, req).await;
+        metrics::histogram!("twig_search_duration_seconds", "mode" => mode)
+            .record(started.elapsed().as_secs_f64());
+        out
     }
 
     fn status(&self) -> RetrievalStatus {

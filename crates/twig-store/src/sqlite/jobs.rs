@@ -230,6 +230,23 @@ impl JobStore for SqliteStore {
         r.as_ref().map(row).transpose()
     }
 
+    async fn job_counts(&self) -> StoreResult<Vec<(String, JobStatus, u64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status ORDER BY kind, status",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(backend)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let status: String = r.get("status");
+            let status = JobStatus::parse(&status)
+                .ok_or_else(|| backend(anyhow::anyhow!("unknown job status {status:?}")))?;
+            out.push((r.get("kind"), status, r.get::<i64, _>("n") as u64));
+        }
+        Ok(out)
+    }
+
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>> {
         let r = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM jobs WHERE org_id = ? AND id = ?"

@@ -393,3 +393,44 @@ fn enabled_reranker_that_cannot_load_stops_startup_clearly() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn metrics_are_off_by_default_and_served_where_configured() {
+    let (s, _d) = TestServer::start().await;
+    assert_error(&s.get("/metrics", s.admin()).await, 404, "not_found");
+
+    // On their own address: no key asked there, and not on the API port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(
+        dir.path(),
+        &[
+            ("TWIG_METRICS__ENABLED", "true"),
+            ("TWIG_METRICS__ADDR", &addr),
+        ],
+    )
+    .await;
+    assert_eq!(s.get("/api/v1/agents", s.admin()).await.status, 200);
+    assert_error(&s.get("/metrics", s.admin()).await, 404, "not_found");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"twig_http_requests_total{method="GET",route="/api/v1/agents",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE twig_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+}
