@@ -1344,7 +1344,8 @@ mod tests {
         // A config stored before under the alias keeps its secret when an update omits it.
         let mut ds = make(json!({"token": "xoxb-1"})).unwrap();
         let mut legacy = ds.config.clone();
-        legacy.insert("bot_token".into(), legacy.remove("token").unwrap());
+        let token = legacy.remove("token").unwrap();
+        legacy.insert("bot_token".into(), token);
         ds.config = legacy;
         ds.apply(DataSourceInput {
             config: Some(json!({"channel_ids": ["C9"]})),

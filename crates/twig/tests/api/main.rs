@@ -19,5 +19,6 @@ mod ratelimits;
 mod scopes;
 mod server;
 mod site;
+mod slack;
 mod users;
 mod webhooks;
