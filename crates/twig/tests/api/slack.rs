@@ -152,7 +152,7 @@ async fn bad_config_the_alias_and_bad_tokens_are_told_clearly() {
         (json!({"lookback_days": 0}), "config.lookback_days"),
         (json!({"include_threads": "yes"}), "config.include_threads"),
         (json!({"base_url": "ftp://x"}), "config.base_url"),
-        (json!({"team": "acme"}), "config.team"),
+        (json!({"team": "acme"}), "\"team\""),
     ] {
         let mut c = config(&base, TOKEN);
         for (k, v) in patch.as_object().unwrap() {
