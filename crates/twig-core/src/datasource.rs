@@ -1331,12 +1331,30 @@ mod tests {
         for (config, field) in [
             (json!({}), "config.token"),
             (json!({"token": "a", "bot_token": "b"}), "config.bot_token"),
-            (json!({"token": "a", "channel_ids": ["general"]}), "config.channel_ids"),
-            (json!({"token": "a", "channel_ids": "C1"}), "config.channel_ids"),
-            (json!({"token": "a", "lookback_days": 0}), "config.lookback_days"),
-            (json!({"token": "a", "lookback_days": 3651}), "config.lookback_days"),
-            (json!({"token": "a", "include_threads": "no"}), "config.include_threads"),
-            (json!({"token": "a", "base_url": "slack.com"}), "config.base_url"),
+            (
+                json!({"token": "a", "channel_ids": ["general"]}),
+                "config.channel_ids",
+            ),
+            (
+                json!({"token": "a", "channel_ids": "C1"}),
+                "config.channel_ids",
+            ),
+            (
+                json!({"token": "a", "lookback_days": 0}),
+                "config.lookback_days",
+            ),
+            (
+                json!({"token": "a", "lookback_days": 3651}),
+                "config.lookback_days",
+            ),
+            (
+                json!({"token": "a", "include_threads": "no"}),
+                "config.include_threads",
+            ),
+            (
+                json!({"token": "a", "base_url": "slack.com"}),
+                "config.base_url",
+            ),
         ] {
             let e = make(config.clone()).unwrap_err().to_string();
             assert!(e.contains(field), "{config}: {e}");

@@ -68,7 +68,12 @@ fn populate(s: &FakeSlack) -> Posted {
     let hidden = s.add_channel("hidden", false, false);
     let ada = s.add_user("Ada Lovelace");
     let grace = s.add_user("Grace Hopper");
-    s.post(&general, &ada, "Morning all, the build is green.", at(3, 9, 0));
+    s.post(
+        &general,
+        &ada,
+        "Morning all, the build is green.",
+        at(3, 9, 0),
+    );
     s.post(
         &general,
         &grace,
@@ -81,8 +86,20 @@ fn populate(s: &FakeSlack) -> Posted {
         "Deploy to staging is stuck on the migration step",
         at(3, 11, 0),
     );
-    s.reply(&general, &thread, &grace, "Try rerunning with --resume", at(3, 11, 4));
-    s.reply(&general, &thread, &ada, "That fixed it, thanks <@U00000000>", at(3, 11, 9));
+    s.reply(
+        &general,
+        &thread,
+        &grace,
+        "Try rerunning with --resume",
+        at(3, 11, 4),
+    );
+    s.reply(
+        &general,
+        &thread,
+        &ada,
+        "That fixed it, thanks <@U00000000>",
+        at(3, 11, 9),
+    );
     let yesterday = s.post(
         &general,
         &grace,
@@ -286,7 +303,10 @@ async fn syncs_days_and_threads_then_only_what_changed() {
         text.contains("the notes (https://docs.example/notes) & the wiki"),
         "{text}"
     );
-    assert!(!text.contains("staging"), "the thread is its own document: {text}");
+    assert!(
+        !text.contains("staging"),
+        "the thread is its own document: {text}"
+    );
 
     let t = &docs[&thread];
     assert_eq!(
@@ -296,13 +316,17 @@ async fn syncs_days_and_threads_then_only_what_changed() {
     assert_eq!(t.metadata["kind"], json!("thread"));
     let text = rig.text_of(&thread).await;
     assert!(
-        text.contains("Ada Lovelace: Deploy to staging") && text.contains("Grace Hopper: Try rerunning"),
+        text.contains("Ada Lovelace: Deploy to staging")
+            && text.contains("Grace Hopper: Try rerunning"),
         "{text}"
     );
     // An unknown user in a mention keeps its id.
     assert!(text.contains("thanks @U00000000"), "{text}");
     let text = rig.text_of(&day1).await;
-    assert!(text.contains("@Ada Lovelace the quarterly report"), "{text}");
+    assert!(
+        text.contains("@Ada Lovelace the quarterly report"),
+        "{text}"
+    );
     assert_eq!(
         rig.slack.hits("users.info"),
         3,
@@ -320,24 +344,43 @@ async fn syncs_days_and_threads_then_only_what_changed() {
     };
     rig.slack
         .edit(g, &p.yesterday, "the quarterly report moved to Monday");
-    rig.slack.reply(g, &p.thread, &p.grace, "Rolled out to prod too", at(1, 9, 0));
+    rig.slack.reply(
+        g,
+        &p.thread,
+        &p.grace,
+        "Rolled out to prod too",
+        at(1, 9, 0),
+    );
     rig.slack.delete(&p.random, &p.random_only);
     let served = rig.slack.messages_served();
     let ds = rig.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     let docs = rig.docs().await;
-    assert!(!docs.contains_key(&random), "a day whose messages are all gone goes");
+    assert!(
+        !docs.contains_key(&random),
+        "a day whose messages are all gone goes"
+    );
     assert_eq!(docs.len(), 4);
     let text = rig.text_of(&day1).await;
-    assert!(text.contains("moved to Monday (edited)") && !text.contains("Friday"), "{text}");
+    assert!(
+        text.contains("moved to Monday (edited)") && !text.contains("Friday"),
+        "{text}"
+    );
     let text = rig.text_of(&thread).await;
     assert!(text.contains("Rolled out to prod too"), "{text}");
-    assert_eq!(rig.chunks_of(&day3).await, before[&day3], "unchanged: not re-embedded");
+    assert_eq!(
+        rig.chunks_of(&day3).await,
+        before[&day3],
+        "unchanged: not re-embedded"
+    );
     assert_ne!(rig.chunks_of(&day1).await, before[&day1]);
     assert_ne!(rig.chunks_of(&thread).await, before[&thread]);
     // The re-sync reads the last days again, not the whole lookback.
     let reread = rig.slack.messages_served() - served;
-    assert!(reread > 0 && reread < first_served, "re-read {reread} of {first_served} messages");
+    assert!(
+        reread > 0 && reread < first_served,
+        "re-read {reread} of {first_served} messages"
+    );
     assert_eq!(rig.chunks_of(&day30).await, before[&day30]);
 
     // Deleting a thread's parent removes the thread.
@@ -363,23 +406,33 @@ async fn configured_channels_threads_off_and_unknown_channels() {
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(docs.keys().all(|k| k.contains("/day/")));
     let day3 = off.text_of(&format!("{}/day/{}", p.general, date(3))).await;
-    assert!(day3.contains("Deploy to staging") && !day3.contains("rerunning"), "{day3}");
+    assert!(
+        day3.contains("Deploy to staging") && !day3.contains("rerunning"),
+        "{day3}"
+    );
 
     let only = rig(json!({"channel_ids": ["C99999999"]})).await;
     populate(&only.slack);
     let ds = only.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Failed);
     let err = ds.last_error.unwrap();
-    assert!(err.contains("C99999999") && err.contains("config.channel_ids"), "{err}");
+    assert!(
+        err.contains("C99999999") && err.contains("config.channel_ids"),
+        "{err}"
+    );
 
     let r2 = rig(json!({})).await;
     let p2 = populate(&r2.slack);
     let hidden_private = r2.slack.add_channel("secret", true, true);
-    r2.slack.post(&hidden_private, &p2.ada, "Private plans", at(1, 8, 0));
+    r2.slack
+        .post(&hidden_private, &p2.ada, "Private plans", at(1, 8, 0));
     let ds = r2.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     assert!(
-        !r2.docs().await.keys().any(|k| k.starts_with(&hidden_private)),
+        !r2.docs()
+            .await
+            .keys()
+            .any(|k| k.starts_with(&hidden_private)),
         "private channels only when configured"
     );
     let mine = rig(json!({"channel_ids": [hidden_private.clone(), p2.general.clone()]})).await;
@@ -387,12 +440,17 @@ async fn configured_channels_threads_off_and_unknown_channels() {
     let p3 = populate(&mine.slack);
     let secret = mine.slack.add_channel("secret", true, true);
     assert_eq!(secret, hidden_private);
-    mine.slack.post(&secret, &p3.ada, "Private plans", at(1, 8, 0));
+    mine.slack
+        .post(&secret, &p3.ada, "Private plans", at(1, 8, 0));
     let ds = mine.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     let docs = mine.docs().await;
     assert!(docs.keys().any(|k| k.starts_with(&secret)));
-    assert!(!docs.keys().any(|k| k.starts_with(&p3.random)), "{:?}", docs.keys());
+    assert!(
+        !docs.keys().any(|k| k.starts_with(&p3.random)),
+        "{:?}",
+        docs.keys()
+    );
     let _ = &p.general;
 }
 
@@ -424,7 +482,10 @@ async fn throttling_is_waited_out_and_a_server_error_storm_fails_clearly() {
     let started = std::time::Instant::now();
     let ds = rig.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
     assert_eq!(rig.docs().await.len(), 5);
 
     let storm = self::rig(json!({})).await;
@@ -434,7 +495,10 @@ async fn throttling_is_waited_out_and_a_server_error_storm_fails_clearly() {
     assert_eq!(ds.status, DataSourceStatus::Failed);
     let err = ds.last_error.clone().unwrap();
     assert!(err.contains("500") && err.contains("attempts"), "{err}");
-    assert!(storm.slack.faults.requests() >= 3, "server errors are retried");
+    assert!(
+        storm.slack.faults.requests() >= 3,
+        "server errors are retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

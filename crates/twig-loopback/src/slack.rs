@@ -152,7 +152,14 @@ impl FakeSlack {
         id
     }
 
-    fn insert(&self, channel: &str, user: &str, text: &str, at: DateTime<Utc>, thread: Option<&str>) -> String {
+    fn insert(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+        at: DateTime<Utc>,
+        thread: Option<&str>,
+    ) -> String {
         let mut w = self.ws.lock().unwrap();
         w.seq = (w.seq + 1) % 1_000_000;
         let ts = format!("{}.{:06}", at.timestamp(), w.seq);
@@ -220,7 +227,10 @@ impl FakeSlack {
                 .collect();
             for p in parents {
                 let pts = m[&p].ts.clone();
-                if !m.values().any(|v| v.ts != pts && v.thread_ts.as_deref() == Some(&pts)) {
+                if !m
+                    .values()
+                    .any(|v| v.ts != pts && v.thread_ts.as_deref() == Some(&pts))
+                {
                     m.get_mut(&p).unwrap().thread_ts = None;
                 }
             }
@@ -376,8 +386,10 @@ async fn method(
                 .get("types")
                 .map_or("public_channel", String::as_str)
                 .to_owned();
-            let exclude_archived =
-                matches!(q.get("exclude_archived").map(String::as_str), Some("true" | "1"));
+            let exclude_archived = matches!(
+                q.get("exclude_archived").map(String::as_str),
+                Some("true" | "1")
+            );
             let all: Vec<Value> = w
                 .channels
                 .values()
@@ -389,7 +401,7 @@ async fn method(
                     };
                     types.split(',').any(|t| t.trim() == ty)
                         && !(exclude_archived && c.is_archived)
-                        && !(c.is_private && !c.is_member)
+                        && (!c.is_private || c.is_member)
                 })
                 .map(|c| {
                     json!({
@@ -429,8 +441,8 @@ async fn method(
                 }
                 all.iter()
                     .filter(|(k, m)| {
-                        (m.ts == *ts || m.thread_ts.as_deref() == Some(ts.as_str()))
-                            && (m.ts == *ts || in_range(**k, &q))
+                        m.ts == *ts
+                            || (m.thread_ts.as_deref() == Some(ts.as_str()) && in_range(**k, &q))
                     })
                     .map(|(_, m)| message_json(m, all))
                     .collect()

@@ -143,8 +143,12 @@ impl Connector for Slack {
         let run = match cur.run.take() {
             Some(r) => r,
             None => {
-                let order: Vec<String> =
-                    self.channels().await?.iter().map(|c| c.id.clone()).collect();
+                let order: Vec<String> = self
+                    .channels()
+                    .await?
+                    .iter()
+                    .map(|c| c.id.clone())
+                    .collect();
                 let Some(first) = order.first() else {
                     return Ok(page(Vec::new(), Vec::new(), cur, true));
                 };
@@ -186,7 +190,11 @@ impl Connector for Slack {
                     .cloned()
                     .collect();
                 if let Some(n) = newest {
-                    if state.latest.as_deref().is_none_or(|l| ts_key(&n) > ts_key(l)) {
+                    if state
+                        .latest
+                        .as_deref()
+                        .is_none_or(|l| ts_key(&n) > ts_key(l))
+                    {
                         state.latest = Some(n);
                     }
                 }
@@ -400,7 +408,13 @@ impl Slack {
         Err(self.api_error(method, &error, &v, channel))
     }
 
-    fn api_error(&self, method: &str, error: &str, v: &Value, channel: Option<&str>) -> ConnectorError {
+    fn api_error(
+        &self,
+        method: &str,
+        error: &str,
+        v: &Value,
+        channel: Option<&str>,
+    ) -> ConnectorError {
         let said = format!("Slack answered {error} to {method}");
         match error {
             e if AUTH_ERRORS.contains(&e) => ConnectorError::Auth {
@@ -563,7 +577,10 @@ impl Slack {
             if !next.is_empty() {
                 params.push(("cursor", next.as_str()));
             }
-            let v = match self.call("conversations.replies", &params, Some(channel)).await {
+            let v = match self
+                .call("conversations.replies", &params, Some(channel))
+                .await
+            {
                 Ok(v) => v,
                 // Deleted between the history call and this one.
                 Err(ConnectorError::Permanent(m)) if m.contains("thread_not_found") => break,
@@ -807,22 +824,25 @@ impl Slack {
 }
 
 fn parse_messages(v: Value) -> Result<Messages, ConnectorError> {
-    serde_json::from_value(v).map_err(|e| {
-        ConnectorError::Transient(format!("Slack sent messages we cannot read: {e}"))
-    })
+    serde_json::from_value(v)
+        .map_err(|e| ConnectorError::Transient(format!("Slack sent messages we cannot read: {e}")))
 }
 
 /// The last change among `msgs`: the newest post or edit.
 fn updated(msgs: &[Msg]) -> Option<DateTime<Utc>> {
     msgs.iter()
-        .flat_map(|m| std::iter::once(m.ts.as_str()).chain(m.edited.as_ref().map(|e| e.ts.as_str())))
+        .flat_map(|m| {
+            std::iter::once(m.ts.as_str()).chain(m.edited.as_ref().map(|e| e.ts.as_str()))
+        })
         .max_by_key(|ts| ts_key(ts))
         .map(ts_time)
 }
 
 /// Slack escapes only these three in message text.
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The first words of a thread's parent, for its title.

@@ -37,14 +37,25 @@ fn populate(s: &FakeSlack, days: i64) -> (String, String) {
     for name in ["general", "ops", "support"] {
         let c = s.add_channel(name, false, true);
         for d in 1..=days {
-            s.post(&c, &ada, &format!("{name} standup {d}: all systems nominal"), noon(d));
+            s.post(
+                &c,
+                &ada,
+                &format!("{name} standup {d}: all systems nominal"),
+                noon(d),
+            );
         }
         if name == "general" {
             general = c;
         }
     }
     let parent = s.post(&general, &ada, "Who owns the quarterly report?", noon(2));
-    s.reply(&general, &parent, &ada, "Finance drafts the quarterly report", noon(2) + Span::minutes(3));
+    s.reply(
+        &general,
+        &parent,
+        &ada,
+        "Finance drafts the quarterly report",
+        noon(2) + Span::minutes(3),
+    );
     (general, ada)
 }
 
@@ -110,14 +121,18 @@ async fn channels_sync_survive_kill_9_and_resync_edits() {
 
     let hits = search(&s, "Finance drafts the quarterly report", &ds).await;
     assert_eq!(
-        hits[0]["document_title"],
-        "#general — thread: Who owns the quarterly report?",
+        hits[0]["document_title"], "#general — thread: Who owns the quarterly report?",
         "{hits:?}"
     );
 
     // An edit and a new message reach search on the next sync.
     slack.faults.set_latency(Duration::ZERO);
-    slack.post(&general, &ada, "The datacenter move is scheduled for March", noon(1) + Span::hours(2));
+    slack.post(
+        &general,
+        &ada,
+        "The datacenter move is scheduled for March",
+        noon(1) + Span::hours(2),
+    );
     let before = st["last_synced_at"].as_str().map(str::to_owned);
     let served = slack.messages_served();
     s.post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
