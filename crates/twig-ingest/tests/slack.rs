@@ -56,6 +56,7 @@ struct Posted {
     ada: String,
     grace: String,
     thread: String,
+    morning: String,
     yesterday: String,
     random_only: String,
 }
@@ -68,7 +69,7 @@ fn populate(s: &FakeSlack) -> Posted {
     let hidden = s.add_channel("hidden", false, false);
     let ada = s.add_user("Ada Lovelace");
     let grace = s.add_user("Grace Hopper");
-    s.post(
+    let morning = s.post(
         &general,
         &ada,
         "Morning all, the build is green.",
@@ -116,6 +117,7 @@ fn populate(s: &FakeSlack) -> Posted {
         ada,
         grace,
         thread,
+        morning,
         yesterday,
         random_only,
     }
@@ -383,14 +385,21 @@ async fn syncs_days_and_threads_then_only_what_changed() {
     );
     assert_eq!(rig.chunks_of(&day30).await, before[&day30]);
 
-    // Deleting a thread's parent removes the thread.
+    // Deleting a thread's parent removes the thread; a deleted message leaves its day.
     rig.slack.delete(g, &p.thread);
+    rig.slack.delete(g, &p.morning);
     let ds = rig.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     let docs = rig.docs().await;
     assert!(!docs.contains_key(&thread), "the deleted thread goes");
     assert!(docs.contains_key(&day3) && docs.contains_key(&day1));
-    assert!(!rig.text_of(&day3).await.contains("staging"));
+    let text = rig.text_of(&day3).await;
+    assert!(
+        !text.contains("staging")
+            && !text.contains("Morning all")
+            && text.contains("Release notes"),
+        "{text}"
+    );
     let _ = &p.ada;
 }
 
@@ -419,6 +428,25 @@ async fn configured_channels_threads_off_and_unknown_channels() {
     assert!(
         err.contains("C99999999") && err.contains("config.channel_ids"),
         "{err}"
+    );
+
+    // C00000103 is #hidden, which the bot has not joined.
+    let out = rig(json!({"channel_ids": ["C00000103"]})).await;
+    populate(&out.slack);
+    let ds = out.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Failed);
+    let err = ds.last_error.unwrap();
+    assert!(
+        err.contains("#hidden")
+            && err.contains("not a member")
+            && err.contains("config.channel_ids"),
+        "{err}"
+    );
+    let t = out.files.test_connection(&out.ds).await.unwrap();
+    assert!(
+        !t.ok && t.message.contains("config.channel_ids"),
+        "{}",
+        t.message
     );
 
     let r2 = rig(json!({})).await;
