@@ -405,45 +405,7 @@ impl Slack {
             .and_then(Value::as_str)
             .unwrap_or("an answer without \"ok\": true")
             .to_owned();
-        Err(self.api_error(method, &error, &v, channel))
-    }
-
-    fn api_error(
-        &self,
-        method: &str,
-        error: &str,
-        v: &Value,
-        channel: Option<&str>,
-    ) -> ConnectorError {
-        let said = format!("Slack answered {error} to {method}");
-        match error {
-            e if AUTH_ERRORS.contains(&e) => ConnectorError::Auth {
-                field: "config.token".into(),
-                message: format!("{said}; check config.token (a bot token, xoxb-...)"),
-            },
-            "ratelimited" => ConnectorError::RateLimited {
-                message: said,
-                retry_after: None,
-            },
-            "channel_not_found" | "not_in_channel" if channel.is_some() => ConnectorError::Config {
-                field: Some("config.channel_ids".into()),
-                message: format!(
-                    "{said} for channel {}; check config.channel_ids (the bot must be invited to private channels)",
-                    channel.unwrap_or_default()
-                ),
-            },
-            "missing_scope" => {
-                let needed = v.get("needed").and_then(Value::as_str).unwrap_or("?");
-                ConnectorError::Permanent(format!(
-                    "{said}: the bot token lacks the scope {needed}; add it to the Slack app and reinstall it"
-                ))
-            }
-            // Slack's own failures, worth another attempt.
-            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
-                ConnectorError::Transient(said)
-            }
-            _ => ConnectorError::Permanent(said),
-        }
+        Err(api_error(method, &error, &v, channel))
     }
 
     /// The channels to sync, in id order.
@@ -823,6 +785,39 @@ impl Slack {
     }
 }
 
+/// A Web API `{"ok": false}` answer as a typed error; `channel`: the conversation asked about.
+fn api_error(method: &str, error: &str, v: &Value, channel: Option<&str>) -> ConnectorError {
+    let said = format!("Slack answered {error} to {method}");
+    match error {
+        e if AUTH_ERRORS.contains(&e) => ConnectorError::Auth {
+            field: "config.token".into(),
+            message: format!("{said}; check config.token (a bot token, xoxb-...)"),
+        },
+        "ratelimited" => ConnectorError::RateLimited {
+            message: said,
+            retry_after: None,
+        },
+        "channel_not_found" | "not_in_channel" if channel.is_some() => ConnectorError::Config {
+            field: Some("config.channel_ids".into()),
+            message: format!(
+                "{said} for channel {}; check config.channel_ids (the bot must be invited to private channels)",
+                channel.unwrap_or_default()
+            ),
+        },
+        "missing_scope" => {
+            let needed = v.get("needed").and_then(Value::as_str).unwrap_or("?");
+            ConnectorError::Permanent(format!(
+                "{said}: the bot token lacks the scope {needed}; add it to the Slack app and reinstall it"
+            ))
+        }
+        // Slack's own failures, worth another attempt.
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+            ConnectorError::Transient(said)
+        }
+        _ => ConnectorError::Permanent(said),
+    }
+}
+
 fn parse_messages(v: Value) -> Result<Messages, ConnectorError> {
     serde_json::from_value(v)
         .map_err(|e| ConnectorError::Transient(format!("Slack sent messages we cannot read: {e}")))
@@ -887,6 +882,50 @@ mod tests {
         assert!(t.ends_with('…') && t.chars().count() <= 61, "{t}");
         assert_eq!(first_words(""), "(no text)");
         assert_eq!(unescape("a &lt;b&gt; &amp;amp;"), "a <b> &amp;");
+    }
+
+    #[test]
+    fn slack_errors_map_to_the_connector_policy() {
+        let v = json!({"ok": false, "needed": "channels:history"});
+        for e in [
+            "invalid_auth",
+            "not_authed",
+            "account_inactive",
+            "token_revoked",
+        ] {
+            match api_error("auth.test", e, &v, None) {
+                ConnectorError::Auth { field, message } => {
+                    assert_eq!(field, "config.token");
+                    assert!(
+                        message.contains(e) && message.contains("config.token"),
+                        "{message}"
+                    );
+                }
+                other => panic!("{e}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            api_error("conversations.history", "ratelimited", &v, None),
+            ConnectorError::RateLimited { .. }
+        ));
+        for e in ["channel_not_found", "not_in_channel"] {
+            assert!(matches!(
+                api_error("conversations.history", e, &v, Some("C1")),
+                ConnectorError::Config { field: Some(f), message } if f == "config.channel_ids" && message.contains("C1")
+            ));
+        }
+        assert!(matches!(
+            api_error("conversations.history", "missing_scope", &v, None),
+            ConnectorError::Permanent(m) if m.contains("channels:history")
+        ));
+        assert!(matches!(
+            api_error("users.info", "internal_error", &v, None),
+            ConnectorError::Transient(_)
+        ));
+        assert!(matches!(
+            api_error("users.info", "user_not_found", &v, None),
+            ConnectorError::Permanent(_)
+        ));
     }
 
     #[test]
