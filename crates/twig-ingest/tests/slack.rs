@@ -400,7 +400,6 @@ async fn syncs_days_and_threads_then_only_what_changed() {
             && text.contains("Release notes"),
         "{text}"
     );
-    let _ = &p.ada;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -479,7 +478,6 @@ async fn configured_channels_threads_off_and_unknown_channels() {
         "{:?}",
         docs.keys()
     );
-    let _ = &p.general;
 }
 
 #[tokio::test(flavor = "multi_thread")]
