@@ -79,8 +79,12 @@ impl DataSourceType {
     }
 
     /// Names of this type's secret config fields (stored sealed, shown as [`REDACTED`]).
+    /// Aliases included: configs stored under an alias must still be unsealed.
     pub fn secret_fields(self) -> impl Iterator<Item = &'static str> {
-        self.fields().iter().filter(|f| f.secret).map(|f| f.name)
+        self.fields()
+            .iter()
+            .filter(|f| f.secret)
+            .flat_map(|f| std::iter::once(f.name).chain(f.alias))
     }
 
     /// The config fields this type accepts.
@@ -107,6 +111,7 @@ const fn f(name: &'static str, kind: FieldKind, required: bool) -> Field {
         required,
         secret: false,
         check: None,
+        alias: None,
     }
 }
 
@@ -123,6 +128,7 @@ const fn checked(
         required,
         secret: false,
         check: Some(check),
+        alias: None,
     }
 }
 
@@ -133,6 +139,7 @@ const fn secret(name: &'static str) -> Field {
         required: false,
         secret: true,
         check: None,
+        alias: None,
     }
 }
 
@@ -141,6 +148,14 @@ const fn required_secret(name: &'static str) -> Field {
     Field {
         required: true,
         ..secret(name)
+    }
+}
+
+/// `field`, also accepted as `alias` (renamed to `field` on create and update).
+const fn aliased(field: Field, alias: &'static str) -> Field {
+    Field {
+        alias: Some(alias),
+        ..field
     }
 }
 
@@ -246,6 +261,19 @@ const EMAIL: Check = Check {
     hint: "an e-mail address",
 };
 
+/// A Slack conversation id: `C…` (channel) or `G…` (private channel), upper-case letters and digits.
+const SLACK_CHANNEL: Check = Check {
+    test: |s| {
+        (2..=32).contains(&s.len())
+            && matches!(s.as_bytes()[0], b'C' | b'G')
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    },
+    pattern: "^[CG][A-Z0-9]{1,31}$",
+    max_len: 32,
+    hint: "a Slack channel id such as C024BE91L",
+};
+
 /// Chunking settings every type accepts.
 const COMMON_FIELDS: &[Field] = &[
     f(
@@ -325,8 +353,25 @@ const CONFLUENCE_FIELDS: &[Field] = &[
     f("base_url", FieldKind::Url, false),
 ];
 const SLACK_FIELDS: &[Field] = &[
-    f("channel_ids", FieldKind::TextList, true),
-    secret("bot_token"),
+    aliased(required_secret("token"), "bot_token"),
+    checked("channel_ids", FieldKind::TextList, false, &SLACK_CHANNEL),
+    f(
+        "include_threads",
+        FieldKind::Bool {
+            default: Some(true),
+        },
+        false,
+    ),
+    f(
+        "lookback_days",
+        FieldKind::Int {
+            min: 1,
+            max: 3650,
+            default: Some(90),
+        },
+        false,
+    ),
+    f("base_url", FieldKind::Url, false),
 ];
 const GOOGLE_DRIVE_FIELDS: &[Field] = &[
     f("folder_id", FieldKind::Text, true),
@@ -420,6 +465,8 @@ struct Field {
     required: bool,
     secret: bool,
     check: Option<&'static Check>,
+    /// Another name accepted for this field (an older or the vendor's own spelling).
+    alias: Option<&'static str>,
 }
 
 /// How often a source is synced automatically.
@@ -725,6 +772,21 @@ pub fn validate_config(
             "config must be a JSON object",
         ));
     };
+    for f in kind.fields() {
+        let Some(alias) = f.alias else { continue };
+        if let Some(v) = map.remove(alias) {
+            if map.contains_key(f.name) {
+                return Err(Error::invalid_field(
+                    &format!("config.{alias}"),
+                    format!(
+                        "config.{alias} is another name for config.{}: send one of them, not both",
+                        f.name
+                    ),
+                ));
+            }
+            map.insert(f.name.into(), v);
+        }
+    }
     let fields: Vec<&Field> = kind.fields().iter().chain(COMMON_FIELDS).collect();
     if let Some(unknown) = map
         .keys()
@@ -742,10 +804,12 @@ pub fn validate_config(
     }
     for f in fields {
         let path = format!("config.{}", f.name);
+        // A secret stored before under the field's alias counts as stored under its name.
+        let old = previous.and_then(|p| p.get(f.name).or_else(|| f.alias.and_then(|a| p.get(a))));
         let present = map.get(f.name).is_some_and(|v| !v.is_null());
         // A secret left out of an update is kept: clients never see it to send it back.
         if !present && f.secret && !map.contains_key(f.name) {
-            if let Some(old) = previous.and_then(|p| p.get(f.name)) {
+            if let Some(old) = old {
                 map.insert(f.name.into(), old.clone());
                 continue;
             }
@@ -781,7 +845,7 @@ pub fn validate_config(
         }
         let v = &map[f.name];
         if f.secret && v.as_str() == Some(REDACTED) {
-            match previous.and_then(|p| p.get(f.name)) {
+            match old {
                 Some(old) => {
                     map.insert(f.name.into(), old.clone());
                     continue;
@@ -985,6 +1049,12 @@ pub fn config_schema(kind: DataSourceType) -> Value {
             )
             .into();
         }
+        if let Some(a) = f.alias {
+            let d = s["description"].as_str().unwrap_or_default().to_owned();
+            s["description"] = format!("{d} Also accepted as `{a}` (not both).")
+                .trim_start()
+                .into();
+        }
         if f.required {
             required.push(Value::from(f.name));
         } else {
@@ -1098,8 +1168,10 @@ mod tests {
             sync_frequency: None,
         };
         let ds = DataSource::create(org, slack).unwrap();
-        assert_eq!(ds.public_config()["bot_token"], json!(REDACTED));
-        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+        // The alias is stored under the field's own name.
+        assert_eq!(ds.public_config()["token"], json!(REDACTED));
+        assert_eq!(ds.config["token"], json!("xoxb-1"));
+        assert!(!ds.config.contains_key("bot_token"));
         assert!(
             !format!("{ds:?}").contains("xoxb-1"),
             "secrets stay out of Debug"
@@ -1124,7 +1196,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
+        assert_eq!(ds.config["token"], json!("xoxb-1"));
         assert_eq!(ds.config["channel_ids"], json!(["C2"]));
         // Left out of an update, the secret stays; an explicit null removes it.
         ds.apply(DataSourceInput {
@@ -1132,13 +1204,17 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(ds.config["bot_token"], json!("xoxb-1"));
-        ds.apply(DataSourceInput {
-            config: Some(json!({"channel_ids": ["C3"], "bot_token": null})),
-            ..Default::default()
-        })
-        .unwrap();
-        assert!(!ds.config.contains_key("bot_token"));
+        assert_eq!(ds.config["token"], json!("xoxb-1"));
+        // An explicit null removes it, and a Slack source cannot do without its token.
+        let e = ds
+            .apply(DataSourceInput {
+                config: Some(json!({"channel_ids": ["C3"], "bot_token": null})),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config.token"), "{e}");
+        assert_eq!(ds.config["token"], json!("xoxb-1"));
     }
 
     #[test]
@@ -1231,6 +1307,79 @@ mod tests {
             json!("^[A-Z][A-Z0-9]{1,9}$")
         );
         assert_eq!(s["anyOf"][0]["required"], json!(["domain"]));
+    }
+
+    #[test]
+    fn slack_config_takes_token_or_its_alias_and_fills_defaults() {
+        let make = |config: Value| {
+            DataSource::create(
+                OrgId::generate(),
+                DataSourceInput {
+                    kind: Some("slack".into()),
+                    name: Some("s".into()),
+                    config: Some(config),
+                    sync_frequency: None,
+                },
+            )
+        };
+        let ds = make(json!({"token": "xoxb-1"})).unwrap();
+        assert_eq!(ds.config["include_threads"], json!(true));
+        assert_eq!(ds.config["lookback_days"], json!(90));
+        assert!(!ds.config.contains_key("channel_ids"));
+        let ds = make(json!({"bot_token": "xoxb-2", "channel_ids": ["C024BE91L", "G1"]})).unwrap();
+        assert_eq!(ds.config["token"], json!("xoxb-2"));
+        for (config, field) in [
+            (json!({}), "config.token"),
+            (json!({"token": "a", "bot_token": "b"}), "config.bot_token"),
+            (
+                json!({"token": "a", "channel_ids": ["general"]}),
+                "config.channel_ids",
+            ),
+            (
+                json!({"token": "a", "channel_ids": "C1"}),
+                "config.channel_ids",
+            ),
+            (
+                json!({"token": "a", "lookback_days": 0}),
+                "config.lookback_days",
+            ),
+            (
+                json!({"token": "a", "lookback_days": 3651}),
+                "config.lookback_days",
+            ),
+            (
+                json!({"token": "a", "include_threads": "no"}),
+                "config.include_threads",
+            ),
+            (
+                json!({"token": "a", "base_url": "slack.com"}),
+                "config.base_url",
+            ),
+        ] {
+            let e = make(config.clone()).unwrap_err().to_string();
+            assert!(e.contains(field), "{config}: {e}");
+        }
+        // A config stored before under the alias keeps its secret when an update omits it.
+        let mut ds = make(json!({"token": "xoxb-1"})).unwrap();
+        let mut legacy = ds.config.clone();
+        let token = legacy.remove("token").unwrap();
+        legacy.insert("bot_token".into(), token);
+        ds.config = legacy;
+        ds.apply(DataSourceInput {
+            config: Some(json!({"channel_ids": ["C9"]})),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ds.config["token"], json!("xoxb-1"));
+        let secrets: Vec<&str> = DataSourceType::Slack.secret_fields().collect();
+        assert_eq!(secrets, ["token", "bot_token"]);
+        let s = config_schema(DataSourceType::Slack);
+        assert_eq!(s["required"], json!(["token"]));
+        assert!(s["properties"]["token"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("bot_token"));
+        assert_eq!(s["properties"]["lookback_days"]["maximum"], json!(3650));
     }
 
     #[test]

@@ -1256,7 +1256,9 @@ pub async fn data_source_secrets_roundtrip(store: &dyn Store) {
     .unwrap();
     store.create_data_source(&ds).await.unwrap();
     let got = store.get_data_source(&o.id, &ds.id).await.unwrap().unwrap();
-    assert_eq!(got.config["bot_token"], json!("xoxb-first"));
+    // `bot_token` is the alias of `token`, stored under `token`.
+    assert_eq!(got.config["token"], json!("xoxb-first"));
+    // A config written before the alias existed still keeps `bot_token` sealed.
     ds.config.insert("bot_token".into(), json!("xoxb-second"));
     assert!(store.update_data_source(&ds).await.unwrap());
     let listed = store

@@ -57,7 +57,7 @@ async fn secrets_are_encrypted_at_rest() {
     }
     let s = SqliteStore::open(&path).await.unwrap();
     let got = s.get_data_source(&org.id, &ds.id).await.unwrap().unwrap();
-    assert_eq!(got.config["bot_token"], json!("xoxb-VERY-SECRET"));
+    assert_eq!(got.config["token"], json!("xoxb-VERY-SECRET"));
     let other = SqliteStore::open_with_key(&path, Some(&"ab".repeat(32)))
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 mod confluence;
 pub mod http;
 pub mod notion;
+mod slack;
 pub(crate) mod sync;
 pub(crate) mod test;
 pub mod zendesk;
@@ -20,6 +21,7 @@ pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, C
         DataSourceType::Confluence => confluence::open(ds, env),
         DataSourceType::Notion => Ok(Box::new(notion::NotionConnector::open(ds, env)?)),
         DataSourceType::Zendesk => Ok(Box::new(zendesk::Zendesk::open(ds, env)?)),
+        DataSourceType::Slack => slack::open(ds, env),
         _ => Err(ConnectorError::Permanent(format!(
             "syncing {} data sources is not available yet",
             ds.kind.as_str()

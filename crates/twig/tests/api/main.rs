@@ -20,6 +20,7 @@ mod ratelimits;
 mod scopes;
 mod server;
 mod site;
+mod slack;
 mod users;
 mod webhooks;
 mod zendesk;
