@@ -6,6 +6,7 @@
 //! delete), plus shared [`Faults`] to inject 5xx storms, throttling and latency.
 
 pub mod confluence;
+pub mod msgraph;
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -5,6 +5,7 @@
 
 mod confluence;
 pub mod http;
+mod msgraph;
 pub(crate) mod sync;
 pub(crate) mod test;
 
@@ -16,6 +17,7 @@ use twig_core::datasource::{DataSource, DataSourceType};
 pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, ConnectorError> {
     match ds.kind {
         DataSourceType::Confluence => confluence::open(ds, env),
+        DataSourceType::Sharepoint | DataSourceType::Onedrive => msgraph::open(ds, env),
         _ => Err(ConnectorError::Permanent(format!(
             "syncing {} data sources is not available yet",
             ds.kind.as_str()
