@@ -428,7 +428,7 @@ impl FakeGraph {
         self.state.lock().unwrap().token_lifetime = secs;
     }
 
-    /// Delta pages hold at most `n` items (when the client sends no `$top`).
+    /// Delta pages hold at most `n` items, whatever `$top` asks (Graph may send fewer).
     pub fn set_page_size(&self, n: usize) {
         self.state.lock().unwrap().page_size = n.max(1);
     }
@@ -848,6 +848,7 @@ async fn drives(
                 .get("$top")
                 .and_then(|n| n.parse::<usize>().ok())
                 .unwrap_or(t.page_size)
+                .min(t.page_size)
                 .max(1);
             let total = changed.len();
             let value: Vec<Value> = changed

@@ -744,6 +744,16 @@ impl MsGraph {
                     continue;
                 }
             }
+            let mt = file.mime_type.as_deref().unwrap_or("");
+            let readable = !["image/", "video/", "audio/"]
+                .iter()
+                .any(|p| mt.starts_with(p))
+                && twig_parse::detect(&e.name, file.mime_type.as_deref(), &[]).is_some();
+            if !readable {
+                // Not knowledge; reported as deleted in case it was renamed from a readable name.
+                deleted.push(key);
+                continue;
+            }
             if !fetch {
                 items.push(Item {
                     external_id: key,
