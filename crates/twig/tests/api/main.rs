@@ -18,6 +18,7 @@ mod openai;
 mod ratelimits;
 mod scopes;
 mod server;
+mod sharepoint;
 mod site;
 mod users;
 mod webhooks;
