@@ -455,7 +455,7 @@ pub async fn ingest(
     let t = Instant::now();
     files_store.add_files(&org.id, &ds.id, uploads).await?;
     enqueue_sync(store.as_ref(), &org.id, &ds.id).await?;
-    drain(&runner).await?;
+    drain(runner).await?;
     let wall = t.elapsed().as_secs_f64();
     let got = store
         .get_data_source(&org.id, &ds.id)
@@ -525,7 +525,7 @@ pub async fn ingest(
     let e0 = embed_s();
     let t = Instant::now();
     enqueue_sync(store.as_ref(), &org.id, &site.id).await?;
-    drain(&runner).await?;
+    drain(runner).await?;
     let wall = t.elapsed().as_secs_f64();
     server.abort();
     let got = store
