@@ -587,6 +587,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn forms_are_posted_url_encoded() {
+        let app = Router::new().route(
+            "/base/token",
+            axum::routing::post(|headers: AxHeaders, body: String| async move {
+                let ct = headers["content-type"].to_str().unwrap().to_owned();
+                format!(r#"{{"ct": "{ct}", "body": "{body}"}}"#)
+            }),
+        );
+        let r = remote(&serve(app).await);
+        let v: Value = r
+            .post_form(
+                r.url("token").unwrap(),
+                &[
+                    ("scope", "https://g/.default"),
+                    ("grant_type", "client_credentials"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(v["ct"], "application/x-www-form-urlencoded");
+        assert_eq!(
+            v["body"],
+            "scope=https%3A%2F%2Fg%2F.default&grant_type=client_credentials"
+        );
+    }
+
+    #[tokio::test]
     async fn a_long_retry_after_is_left_to_the_job() {
         let app = Router::new().route(
             "/base/items",
