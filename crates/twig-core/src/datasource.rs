@@ -274,6 +274,37 @@ const SLACK_CHANNEL: Check = Check {
     hint: "a Slack channel id such as C024BE91L",
 };
 
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+const GUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// An app registration's client (application) id: a GUID.
+const GUID: Check = Check {
+    test: is_guid,
+    pattern: GUID_PATTERN,
+    max_len: 36,
+    hint: "a GUID such as 11111111-2222-3333-4444-555555555555 (the app's Application (client) ID)",
+};
+
+/// A Microsoft Entra tenant: its id (a GUID) or one of its domains (contoso.onmicrosoft.com).
+const TENANT: Check = Check {
+    test: |s| is_guid(s) || ((HOST.test)(s) && s.contains('.')),
+    pattern: r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$",
+    max_len: 253,
+    hint: "a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com",
+};
+
 /// Chunking settings every type accepts.
 const COMMON_FIELDS: &[Field] = &[
     f(
@@ -379,9 +410,19 @@ const GOOGLE_DRIVE_FIELDS: &[Field] = &[
 ];
 const SHAREPOINT_FIELDS: &[Field] = &[
     f("site_url", FieldKind::Url, true),
-    f("tenant_id", FieldKind::Text, false),
-    f("client_id", FieldKind::Text, false),
-    secret("client_secret"),
+    checked("tenant_id", FieldKind::Text, true, &TENANT),
+    checked("client_id", FieldKind::Text, true, &GUID),
+    required_secret("client_secret"),
+    f("library", FieldKind::Text, false),
+    f(
+        "include_pages",
+        FieldKind::Bool {
+            default: Some(true),
+        },
+        false,
+    ),
+    f("base_url", FieldKind::Url, false),
+    f("login_base_url", FieldKind::Url, false),
 ];
 const ZENDESK_FIELDS: &[Field] = &[
     checked("subdomain", FieldKind::Text, true, &SUBDOMAIN),
@@ -431,9 +472,9 @@ fn one_of(kind: DataSourceType) -> &'static [&'static str] {
 const ONEDRIVE_FIELDS: &[Field] = &[
     f("user", FieldKind::Text, true),
     f("folder_path", FieldKind::Text, false),
-    f("tenant_id", FieldKind::Text, false),
-    f("client_id", FieldKind::Text, false),
-    secret("client_secret"),
+    checked("tenant_id", FieldKind::Text, true, &TENANT),
+    checked("client_id", FieldKind::Text, true, &GUID),
+    required_secret("client_secret"),
     f("base_url", FieldKind::Url, false),
     f("login_base_url", FieldKind::Url, false),
 ];
@@ -1301,6 +1342,54 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("config.token"), "{e}");
+        let sp = json!({
+            "site_url": "https://contoso.sharepoint.com/sites/Support",
+            "tenant_id": "contoso.onmicrosoft.com",
+            "client_id": "11111111-2222-3333-4444-555555555555",
+            "client_secret": "s3cret",
+        });
+        let ds = make("sharepoint", sp.clone()).unwrap();
+        assert_eq!(ds.config["include_pages"], json!(true));
+        assert_eq!(ds.public_config()["client_secret"], json!(REDACTED));
+        let mut by_guid = sp.clone();
+        by_guid["tenant_id"] = json!("9188040d-6c67-4c5b-b112-36a304b66dad");
+        make("sharepoint", by_guid).unwrap();
+        for (patch, field) in [
+            (json!({"site_url": null}), "config.site_url"),
+            (
+                json!({"site_url": "contoso.sharepoint.com"}),
+                "config.site_url",
+            ),
+            (json!({"tenant_id": null}), "config.tenant_id"),
+            (json!({"tenant_id": "contoso"}), "config.tenant_id"),
+            (json!({"client_id": "my-app"}), "config.client_id"),
+            (json!({"client_secret": null}), "config.client_secret"),
+            (json!({"include_pages": "no"}), "config.include_pages"),
+            (json!({"login_base_url": "login"}), "config.login_base_url"),
+        ] {
+            let mut c = sp.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            let e = make("sharepoint", c.clone()).unwrap_err().to_string();
+            assert!(e.contains(field), "{c}: {e}");
+        }
+        let od = json!({
+            "user": "ada@contoso.com",
+            "tenant_id": "9188040d-6c67-4c5b-b112-36a304b66dad",
+            "client_id": "11111111-2222-3333-4444-555555555555",
+            "client_secret": "s3cret",
+        });
+        make("onedrive", od.clone()).unwrap();
+        for field in ["user", "tenant_id", "client_id", "client_secret"] {
+            let mut c = od.clone();
+            c.as_object_mut().unwrap().remove(field);
+            let e = make("onedrive", c).unwrap_err().to_string();
+            assert!(e.contains(&format!("config.{field}")), "{e}");
+        }
+        let s = config_schema(DataSourceType::Sharepoint);
+        assert_eq!(s["properties"]["client_id"]["maxLength"], json!(36));
+        assert_eq!(s["properties"]["client_secret"]["writeOnly"], json!(true));
         let s = config_schema(DataSourceType::Confluence);
         assert_eq!(
             s["properties"]["space_key"]["pattern"],

@@ -230,6 +230,22 @@ impl Remote {
         self.json(resp).await
     }
 
+    /// POST a form (`application/x-www-form-urlencoded`, what OAuth token endpoints take) and
+    /// decode the JSON answer.
+    pub async fn post_form<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<T, ConnectorError> {
+        let resp = self
+            .send_payload(Method::POST, url.clone(), Payload::Form(form), false)
+            .await?
+            .ok_or_else(|| {
+                ConnectorError::Permanent(format!("{} answered 404 for {url}", self.vendor))
+            })?;
+        self.json(resp).await
+    }
+
     /// GET a file's bytes, at most `max_bytes`: `Ok(Err(reason))` when it is larger or gone.
     pub async fn get_bytes(
         &self,
@@ -279,6 +295,17 @@ impl Remote {
         body: Option<&Value>,
         missing_ok: bool,
     ) -> Result<Option<reqwest::Response>, ConnectorError> {
+        let payload = body.map_or(Payload::None, Payload::Json);
+        self.send_payload(method, url, payload, missing_ok).await
+    }
+
+    async fn send_payload(
+        &self,
+        method: Method,
+        url: Url,
+        body: Payload<'_>,
+        missing_ok: bool,
+    ) -> Result<Option<reqwest::Response>, ConnectorError> {
         twig_crawl::check_url(&url, self.allow_private)
             .await
             .map_err(|e| ConnectorError::Config {
@@ -298,9 +325,11 @@ impl Remote {
                 Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
                 Auth::Bearer(t) => req.bearer_auth(t),
             };
-            if let Some(b) = body {
-                req = req.json(b);
-            }
+            req = match body {
+                Payload::None => req,
+                Payload::Json(b) => req.json(b),
+                Payload::Form(f) => req.form(f),
+            };
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if last => return Err(self.transport(e)),
@@ -391,6 +420,14 @@ impl Remote {
         };
         ConnectorError::Transient(format!("{}: {kind}: {}", self.vendor, error_chain(&e)))
     }
+}
+
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    None,
+    Json(&'a Value),
+    Form(&'a [(&'a str, &'a str)]),
 }
 
 fn too_large(max: u64) -> String {
@@ -547,6 +584,33 @@ mod tests {
         assert_eq!(v["n"], 7);
         assert_eq!(hits.load(Ordering::SeqCst), 2);
         assert!(t.elapsed() >= Duration::from_millis(900));
+    }
+
+    #[tokio::test]
+    async fn forms_are_posted_url_encoded() {
+        let app = Router::new().route(
+            "/base/token",
+            axum::routing::post(|headers: AxHeaders, body: String| async move {
+                let ct = headers["content-type"].to_str().unwrap().to_owned();
+                format!(r#"{{"ct": "{ct}", "body": "{body}"}}"#)
+            }),
+        );
+        let r = remote(&serve(app).await);
+        let v: Value = r
+            .post_form(
+                r.url("token").unwrap(),
+                &[
+                    ("scope", "https://g/.default"),
+                    ("grant_type", "client_credentials"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(v["ct"], "application/x-www-form-urlencoded");
+        assert_eq!(
+            v["body"],
+            "scope=https%3A%2F%2Fg%2F.default&grant_type=client_credentials"
+        );
     }
 
     #[tokio::test]

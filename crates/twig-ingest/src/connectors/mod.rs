@@ -5,6 +5,7 @@
 
 mod confluence;
 pub mod http;
+mod msgraph;
 pub mod notion;
 mod slack;
 pub(crate) mod sync;
@@ -22,6 +23,7 @@ pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, C
         DataSourceType::Notion => Ok(Box::new(notion::NotionConnector::open(ds, env)?)),
         DataSourceType::Zendesk => Ok(Box::new(zendesk::Zendesk::open(ds, env)?)),
         DataSourceType::Slack => slack::open(ds, env),
+        DataSourceType::Sharepoint | DataSourceType::Onedrive => msgraph::open(ds, env),
         _ => Err(ConnectorError::Permanent(format!(
             "syncing {} data sources is not available yet",
             ds.kind.as_str()

@@ -117,6 +117,8 @@ async fn data_source_validation_per_type() {
         json!({"type": "slack", "name": "x", "config": {"channel_ids": "C1"}}),
         json!({"type": "google_drive", "name": "x", "config": {}}),
         json!({"type": "sharepoint", "name": "x", "config": {"site_url": 5}}),
+        json!({"type": "sharepoint", "name": "x", "config": {"site_url": "https://x.sharepoint.com/sites/a"}}),
+        json!({"type": "onedrive", "name": "x", "config": {"user": "ada@x.io", "tenant_id": "x.onmicrosoft.com", "client_id": "not-a-guid", "client_secret": "s"}}),
         json!({"type": "file", "name": "x", "config": {"url": "https://a.example"}}),
     ];
     for b in bad {
@@ -131,7 +133,7 @@ async fn data_source_validation_per_type() {
         json!({"type": "notion", "name": "n", "config": {"token": "secret_x", "root_page_ids": ["59833787-2cf9-4fdf-8782-e53db20768a5"]}}),
         json!({"type": "slack", "name": "s", "config": {"channel_ids": ["C1"], "bot_token": "xoxb-secret"}}),
         json!({"type": "google_drive", "name": "g", "config": {"folder_id": "abc"}}),
-        json!({"type": "sharepoint", "name": "sp", "config": {"site_url": "https://x.sharepoint.com/sites/a"}}),
+        json!({"type": "sharepoint", "name": "sp", "config": {"site_url": "https://x.sharepoint.com/sites/a", "tenant_id": "x.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555", "client_secret": "xoxb-secret"}}),
     ] {
         let r = s.post("/api/v1/data-sources", k, good.clone()).await;
         assert_eq!(r.status, 201, "{good}: {}", r.text);

@@ -19,6 +19,7 @@ mod openai;
 mod ratelimits;
 mod scopes;
 mod server;
+mod sharepoint;
 mod site;
 mod slack;
 mod users;
