@@ -7,14 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use twig_loopback::confluence::FakeConfluence;
 
-const ENV: &[(&str, &str)] = &[
-    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
-    // A killed server's job lease expires soon, so the restarted one resumes it quickly.
-    ("TWIG_INGEST__JOB_LEASE_SECS", "3"),
-    ("TWIG_CONNECTORS__BACKOFF_BASE_MS", "10"),
-    ("TWIG_CONNECTORS__BACKOFF_MAX_MS", "50"),
-    ("TWIG_CONNECTORS__MAX_ATTEMPTS", "2"),
-];
+const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
 
 fn config(base: &str, token: &str) -> Value {
     json!({"base_url": base, "email": "ada@acme.test", "api_token": token, "space_key": "ENG"})

@@ -274,6 +274,16 @@ impl Drop for TestServer {
     }
 }
 
+/// Settings of servers that sync connectors from loopback vendors: private addresses allowed,
+/// fast retries, and a short job lease so a server killed mid-sync is resumed soon.
+pub const CONNECTOR_ENV: &[(&str, &str)] = &[
+    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
+    ("TWIG_INGEST__JOB_LEASE_SECS", "3"),
+    ("TWIG_CONNECTORS__BACKOFF_BASE_MS", "10"),
+    ("TWIG_CONNECTORS__BACKOFF_MAX_MS", "50"),
+    ("TWIG_CONNECTORS__MAX_ATTEMPTS", "2"),
+];
+
 /// Asserts the documented error body and returns its message.
 #[track_caller]
 pub fn assert_error(r: &Resp, status: u16, code: &str) -> String {

@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 use twig_loopback::notion::{Block, Notion, Parent};
 
 const TOKEN: &str = "secret_e2e_integration";
-const ENV: &[(&str, &str)] = &[
-    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
-    ("TWIG_INGEST__JOB_LEASE_SECS", "3"),
-];
+const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
 
 async fn create(s: &TestServer, config: Value) -> String {
     let r = s

@@ -7,12 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use twig_loopback::msgraph::FakeGraph;
 
-const ENV: &[(&str, &str)] = &[
-    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
-    ("TWIG_CONNECTORS__BACKOFF_BASE_MS", "10"),
-    ("TWIG_CONNECTORS__BACKOFF_MAX_MS", "50"),
-    ("TWIG_CONNECTORS__MAX_ATTEMPTS", "2"),
-];
+const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const CLIENT: &str = "11111111-2222-3333-4444-555555555555";

@@ -8,12 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use twig_loopback::slack::FakeSlack;
 
-const ENV: &[(&str, &str)] = &[
-    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
-    ("TWIG_CONNECTORS__BACKOFF_BASE_MS", "10"),
-    ("TWIG_CONNECTORS__BACKOFF_MAX_MS", "50"),
-    ("TWIG_CONNECTORS__MAX_ATTEMPTS", "2"),
-];
+const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
 
 const TOKEN: &str = "xoxb-42-good";
 

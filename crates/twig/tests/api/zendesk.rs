@@ -8,10 +8,7 @@ use twig_loopback::zendesk::HelpCenter;
 
 const EMAIL: &str = "agent@acme.example";
 const TOKEN: &str = "zd-e2e-token";
-const ENV: &[(&str, &str)] = &[
-    ("TWIG_INGEST__ALLOW_PRIVATE_NETWORKS", "true"),
-    ("TWIG_INGEST__JOB_LEASE_SECS", "3"),
-];
+const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
 
 /// A Help Center with `n` articles in one section, and a draft.
 fn help_center(n: usize) -> HelpCenter {

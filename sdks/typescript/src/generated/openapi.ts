@@ -9430,13 +9430,13 @@ export interface components {
             chunk_max_tokens?: number | null;
             /** @default 50 */
             chunk_overlap_tokens?: number | null;
-            client_id?: string | null;
+            client_id: string;
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            client_secret?: string | null;
+            client_secret: string;
             folder_path?: string | null;
             /** Format: uri */
             login_base_url?: string | null;
-            tenant_id?: string | null;
+            tenant_id: string;
             user: string;
         };
         /**
@@ -9587,29 +9587,42 @@ export interface components {
          * @description `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
          */
         SharepointConfig: {
+            /** Format: uri */
+            base_url?: string | null;
             /** @default 512 */
             chunk_max_tokens?: number | null;
             /** @default 50 */
             chunk_overlap_tokens?: number | null;
-            client_id?: string | null;
+            client_id: string;
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            client_secret?: string | null;
+            client_secret: string;
+            /** @default true */
+            include_pages?: boolean | null;
+            library?: string | null;
+            /** Format: uri */
+            login_base_url?: string | null;
             /** Format: uri */
             site_url: string;
-            tenant_id?: string | null;
+            tenant_id: string;
         };
         /**
          * slack_config
          * @description `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
          */
         SlackConfig: {
-            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
-            bot_token?: string | null;
-            channel_ids: string[];
+            /** Format: uri */
+            base_url?: string | null;
+            channel_ids?: string[] | null;
             /** @default 512 */
             chunk_max_tokens?: number | null;
             /** @default 50 */
             chunk_overlap_tokens?: number | null;
+            /** @default true */
+            include_threads?: boolean | null;
+            /** @default 90 */
+            lookback_days?: number | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. Also accepted as `bot_token` (not both). */
+            token: string;
         };
         /** @description A chunk given to the model, as returned with an answer. */
         Source: {

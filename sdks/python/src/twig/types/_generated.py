@@ -472,12 +472,13 @@ class OnedriveConfig(BaseModel):
     base_url: Optional[AnyUrl] = None
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
-    client_id: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
+    client_id: str = Field(
+        ...,
+        max_length=36,
+        min_length=1,
+        pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
     )
-    client_secret: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
-    )
+    client_secret: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
@@ -485,8 +486,11 @@ class OnedriveConfig(BaseModel):
         None, max_length=65536, min_length=1, pattern='\\S'
     )
     login_base_url: Optional[AnyUrl] = None
-    tenant_id: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
+    tenant_id: str = Field(
+        ...,
+        max_length=253,
+        min_length=1,
+        pattern='^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$',
     )
     user: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
 
@@ -683,25 +687,33 @@ class SharepointConfig(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
+    base_url: Optional[AnyUrl] = None
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
-    client_id: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
+    client_id: str = Field(
+        ...,
+        max_length=36,
+        min_length=1,
+        pattern='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
     )
-    client_secret: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
-    )
+    client_secret: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
+    include_pages: Optional[bool] = True
+    library: Optional[str] = Field(None, max_length=65536, min_length=1, pattern='\\S')
+    login_base_url: Optional[AnyUrl] = None
     site_url: AnyUrl
-    tenant_id: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
+    tenant_id: str = Field(
+        ...,
+        max_length=253,
+        min_length=1,
+        pattern='^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$',
     )
 
 
 class ChannelId(RootModel[str]):
-    root: str = Field(..., max_length=2048, min_length=1)
+    root: str = Field(..., max_length=32, min_length=1, pattern='^[CG][A-Z0-9]{1,31}$')
 
 
 class SlackConfig(BaseModel):
@@ -712,15 +724,16 @@ class SlackConfig(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    bot_token: Optional[str] = Field(
-        None, max_length=65536, min_length=1, pattern='\\S'
-    )
-    """
-    Secret: stored encrypted, answered as "********"; sending that back keeps it.
-    """
-    channel_ids: list[ChannelId] = Field(..., max_length=1000)
+    base_url: Optional[AnyUrl] = None
+    channel_ids: Optional[list[ChannelId]] = Field(None, max_length=1000)
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    include_threads: Optional[bool] = True
+    lookback_days: Optional[int] = Field(90, ge=1, le=3650)
+    token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it. Also accepted as `bot_token` (not both).
+    """
 
 
 class Source(BaseModel):
