@@ -4,8 +4,7 @@
 //!
 //! Each vendor module holds an in-memory site that tests change between syncs (add, edit,
 //! delete), plus shared [`Faults`] to inject 5xx storms, throttling and latency.
-// Handlers answer their errors as ready responses, which are large by nature.
-#![allow(clippy::result_large_err)]
+
 // Handlers bail out early with a whole `Response`; boxing it buys nothing in a test server.
 #![allow(clippy::result_large_err)]
 
