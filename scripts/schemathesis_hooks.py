@@ -13,7 +13,8 @@ OpenAPI document names in a description; everything else the document itself mus
 - what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
   through `/data-sources`, and files go only to `file` sources (the hook asks the server for
   the source's type);
-- an agent that is queried must be `active` (the hook asks the server);
+- an agent that is queried must be `active` (the hook asks the server, and activates one a
+  stateful run created inactive);
 - ids a stateful link took from a `null` field (schemathesis sends them as "None").
 """
 
@@ -122,6 +123,11 @@ def map_body(ctx, body):
         body["email"] = f"{local}@{domain}"[:254]
     if method == "POST" and path == "/api/v1/webhooks":
         _make_room_for_webhooks()
+    if method == "POST" and path == "/api/v1/query" and isinstance(body.get("agent_id"), str):
+        # A stateful run may query an agent it created inactive: activate it first.
+        agent = body["agent_id"]
+        if re.fullmatch(r"agent_[A-Za-z0-9]{20}", agent) and _get(f"/api/v1/agents/{agent}", "status") == "inactive":
+            _call("PUT", f"/api/v1/agents/{agent}", {"status": "active"})
     if path.startswith("/api/v1/webhooks") and isinstance(body.get("url"), str):
         parts = urlsplit(body["url"])
         # Only a URL that would be valid but for DNS is bent: a too long or malformed one must
@@ -156,11 +162,15 @@ def _get(path, field):
         return None
 
 
-def _call(method, path):
+def _call(method, path, body=None):
+    headers = {"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     req = urllib.request.Request(
         f"{os.environ['TWIG_ST_BASE']}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
         method=method,
-        headers={"Authorization": f"Bearer {os.environ['TWIG_ST_KEY']}"},
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:

@@ -58,8 +58,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         Some(_) => {}
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let mut err = if inner.is_syntax() || inner.is_eof() {
@@ -74,7 +74,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             *message = message.replace("  ", " ");
         }
         ApiError(err)
-    })
+    })?;
+    // Only whitespace may follow the value: `{}` and then garbage is not a JSON body.
+    de.end()
+        .map_err(|e| ApiError(Error::invalid(format!("Malformed JSON body: {e}"))))?;
+    Ok(value)
 }
 
 fn body_error(e: BytesRejection) -> ApiError {

@@ -271,7 +271,7 @@ async fn the_connection_test_counts_pages_and_big_attachments_are_skipped() {
     let t = rig.files.test_connection(&rig.ds).await.unwrap();
     assert!(t.ok, "{}", t.message);
     assert_eq!(t.items_found, Some(3));
-    assert_eq!(t.message, "Connection successful, found 3 pages in 1 space");
+    assert_eq!(t.message, "Connection successful, found 3 pages");
 
     rig.site.attach(
         ids["guide"],

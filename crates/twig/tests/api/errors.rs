@@ -58,6 +58,17 @@ async fn malformed_bodies_get_the_documented_error() {
         );
         assert_eq!(m, "Request body must be a JSON object", "{body}");
     }
+    // Nothing but whitespace may follow the object.
+    let m = assert_error(
+        &s.raw(post(
+            "{\"name\":\"x\",\"data_source_ids\":[]} trailing",
+            Some("application/json"),
+        ))
+        .await,
+        400,
+        "invalid_request",
+    );
+    assert!(m.starts_with("Malformed JSON body"), "{m}");
     let key = s.get("/api/v1/api-keys", &k).await.body["api_keys"][0]["id"]
         .as_str()
         .unwrap()
