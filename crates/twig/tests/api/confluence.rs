@@ -101,6 +101,8 @@ async fn a_space_syncs_survives_kill_9_and_resyncs_only_changes() {
         "<p>Runbook 7 now drains the queue before restarting.</p>",
     );
     let before = st["last_synced_at"].as_str().map(str::to_owned);
+    // `last_synced_at` has whole seconds: let the next sync end in a later one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let listed = site.hits("space_pages");
     s.post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
         .await;

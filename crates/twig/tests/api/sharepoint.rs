@@ -118,6 +118,8 @@ async fn a_site_syncs_survives_kill_9_and_resyncs_only_changes() {
         b"# Steps\n\nRunbook 7 now drains the queue before restarting.",
     );
     let before = st["last_synced_at"].as_str().map(str::to_owned);
+    // `last_synced_at` has whole seconds: let the next sync end in a later one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     // last_synced_at has whole seconds: let the next one differ.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     s.post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))

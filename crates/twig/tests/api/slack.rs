@@ -129,6 +129,8 @@ async fn channels_sync_survive_kill_9_and_resync_edits() {
         noon(1) + Span::hours(2),
     );
     let before = st["last_synced_at"].as_str().map(str::to_owned);
+    // `last_synced_at` has whole seconds: let the next sync end in a later one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let served = slack.messages_served();
     s.post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
         .await;
