@@ -813,6 +813,10 @@ pub fn validate_config(
             "config must be a JSON object",
         ));
     };
+    // Whether the client chose the overlap; a defaulted one shrinks to fit a small chunk size.
+    let overlap_given = map
+        .get("chunk_overlap_tokens")
+        .is_some_and(|v| !v.is_null());
     for f in kind.fields() {
         let Some(alias) = f.alias else { continue };
         if let Some(v) = map.remove(alias) {
@@ -922,7 +926,12 @@ pub fn validate_config(
         ));
     }
     let chunking = chunking_of(&map);
-    if chunking.overlap_tokens * 2 > chunking.max_tokens {
+    if chunking.overlap_tokens * 2 > chunking.max_tokens && !overlap_given {
+        map.insert(
+            "chunk_overlap_tokens".into(),
+            Value::from(chunking.max_tokens / 2),
+        );
+    } else if chunking.overlap_tokens * 2 > chunking.max_tokens {
         return Err(Error::invalid_field(
             "config.chunk_overlap_tokens",
             "config.chunk_overlap_tokens must be at most half of config.chunk_max_tokens",
@@ -1109,7 +1118,7 @@ pub fn config_schema(kind: DataSourceType) -> Value {
         "type": "object",
         "title": format!("{}_config", kind.as_str()),
         "description": format!(
-            "`config` of a {} data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.",
+            "`config` of a {} data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.",
             kind.as_str()
         ),
         "properties": properties,
@@ -1183,6 +1192,13 @@ mod tests {
         ] {
             assert!(DataSource::create(OrgId::generate(), website(bad)).is_err());
         }
+        // Only the size given: the default overlap (50) shrinks to half of it.
+        let small = DataSource::create(
+            OrgId::generate(),
+            website(json!({"url": "https://a.example", "chunk_max_tokens": 64})),
+        )
+        .unwrap();
+        assert_eq!(small.config["chunk_overlap_tokens"], json!(32));
     }
 
     #[test]

@@ -1,41 +1,33 @@
 //! The SharePoint and OneDrive connectors through the real sync job, against a loopback
 //! Microsoft Graph and identity platform.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
+use twig_core::datasource::DataSourceStatus;
 use twig_core::document::{Document, DocumentStatus};
 use twig_core::ingest::Ingestor;
-use twig_core::org::Org;
-use twig_core::page::Page;
-use twig_core::retrieval::Retriever;
-use twig_core::service::ingest::enqueue_sync;
-use twig_core::store::Store;
-use twig_index::engine::{Engine, EngineConfig};
-use twig_ingest::connectors::http::RetryPolicy;
-use twig_ingest::files::FileStore;
-use twig_ingest::sync::SyncHandler;
-use twig_ingest::IngestConfig;
-use twig_jobs::{Runner, RunnerConfig};
 use twig_loopback::msgraph::FakeGraph;
 use twig_loopback::Served;
-use twig_store::sqlite::SqliteStore;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
 const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 const SECRET: &str = "s3cret~value";
 
 struct Rig {
-    store: Arc<dyn Store>,
-    files: Arc<FileStore>,
-    runner: Runner,
-    org: Org,
-    ds: DataSource,
+    job: support::SyncRig,
     graph: FakeGraph,
     _served: Served,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Rig {
+    type Target = support::SyncRig;
+    fn deref(&self) -> &support::SyncRig {
+        &self.job
+    }
 }
 
 /// A support site: "Documents" (guides in folders, a logo) and "Archive", plus one site page.
@@ -82,49 +74,10 @@ fn populate_site(g: &FakeGraph) -> Support {
 }
 
 async fn rig(kind: &str, config: Value) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::open(
-        store.clone(),
-        None,
-        EngineConfig::new(dir.path().join("lexical")),
-    )
-    .await
-    .unwrap();
-    let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let mut ic = IngestConfig::new(dir.path());
-    ic.allow_private_networks = true;
-    ic.connector_retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_inline_wait: Duration::from_secs(3),
-        timeout: Duration::from_secs(10),
-    };
-    ic.limits.max_file_bytes = 64 * 1024;
-    let files = Arc::new(FileStore::new(store.clone(), ic.clone()));
-    let handler = SyncHandler::new(store.clone(), retriever.clone(), files.clone(), ic);
-    let runner = Runner::new(
-        store.clone(),
-        RunnerConfig {
-            backoff: twig_jobs::Backoff {
-                base: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            },
-            ..RunnerConfig::default()
-        },
-    )
-    .register(Arc::new(handler));
     let graph = FakeGraph::new(TENANT, CLIENT, SECRET);
     // Small pages, so a walk takes several delta pages.
     graph.set_page_size(2);
     let (served, base, login) = graph.serve().await.unwrap();
-    let org = Org::new("o").unwrap();
-    store.create_org(&org).await.unwrap();
     let mut cfg = json!({
         "base_url": base, "login_base_url": login,
         "tenant_id": TENANT, "client_id": CLIENT, "client_secret": SECRET,
@@ -137,64 +90,26 @@ async fn rig(kind: &str, config: Value) -> Rig {
     for (k, v) in config.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some(kind.into()),
-            name: Some("Docs".into()),
-            config: Some(cfg),
-            sync_frequency: None,
-        },
-    )
-    .unwrap();
-    store.create_data_source(&ds).await.unwrap();
+    let job = support::SyncRig::tuned(kind, cfg, |c| {
+        c.connector_retry.max_inline_wait = Duration::from_secs(3);
+        c.limits.max_file_bytes = 64 * 1024;
+    })
+    .await;
     Rig {
-        store,
-        files,
-        runner,
-        org,
-        ds,
+        job,
         graph,
         _served: served,
-        _dir: dir,
     }
 }
 
 impl Rig {
-    async fn sync(&self) -> DataSource {
-        enqueue_sync(self.store.as_ref(), &self.org.id, &self.ds.id)
-            .await
-            .unwrap();
-        for _ in 0..30 {
-            if !self.runner.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                if !self.runner.run_once().await.unwrap() {
-                    break;
-                }
-            }
-        }
-        self.store
-            .get_data_source(&self.org.id, &self.ds.id)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
+    /// Documents by title (chunks left out).
     async fn docs(&self) -> BTreeMap<String, Document> {
-        let listed = self
-            .store
-            .documents()
-            .list_documents(
-                &self.org.id,
-                &self.ds.id,
-                Page::new(Some(200), Some(0)).unwrap(),
-            )
+        self.job
+            .docs()
             .await
-            .unwrap();
-        listed
-            .items
-            .into_iter()
-            .map(|d| (d.title.clone(), d))
+            .into_values()
+            .map(|(d, _)| (d.title.clone(), d))
             .collect()
     }
 

@@ -1,39 +1,31 @@
 //! The Slack connector through the real sync job, against a loopback Slack Web API.
 
+mod support;
+
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::ops::Deref;
 use std::time::Duration;
-use twig_core::datasource::{DataSource, DataSourceInput, DataSourceStatus};
+use twig_core::datasource::DataSourceStatus;
 use twig_core::document::{Document, DocumentStatus};
 use twig_core::ingest::Ingestor;
-use twig_core::org::Org;
-use twig_core::page::Page;
-use twig_core::retrieval::Retriever;
-use twig_core::service::ingest::enqueue_sync;
-use twig_core::store::Store;
-use twig_index::engine::{Engine, EngineConfig};
-use twig_ingest::connectors::http::RetryPolicy;
-use twig_ingest::files::FileStore;
-use twig_ingest::sync::SyncHandler;
-use twig_ingest::IngestConfig;
-use twig_jobs::{Runner, RunnerConfig};
 use twig_loopback::slack::FakeSlack;
 use twig_loopback::Served;
-use twig_store::sqlite::SqliteStore;
 
 const TOKEN: &str = "xoxb-1-good";
 
 struct Rig {
-    store: Arc<dyn Store>,
-    files: Arc<FileStore>,
-    runner: Runner,
-    org: Org,
-    ds: DataSource,
+    job: support::SyncRig,
     slack: FakeSlack,
     _served: Served,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Rig {
+    type Target = support::SyncRig;
+    fn deref(&self) -> &support::SyncRig {
+        &self.job
+    }
 }
 
 /// `days` ago at `hour`:`min` UTC (never today, so never in the future).
@@ -124,127 +116,36 @@ fn populate(s: &FakeSlack) -> Posted {
 }
 
 async fn rig(config: Value) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::open(
-        store.clone(),
-        None,
-        EngineConfig::new(dir.path().join("lexical")),
-    )
-    .await
-    .unwrap();
-    let retriever: Arc<dyn Retriever> = Arc::new(engine);
-    let mut ic = IngestConfig::new(dir.path());
-    ic.allow_private_networks = true;
-    ic.connector_retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_inline_wait: Duration::from_secs(3),
-        timeout: Duration::from_secs(10),
-    };
-    let files = Arc::new(FileStore::new(store.clone(), ic.clone()));
-    let handler = SyncHandler::new(store.clone(), retriever.clone(), files.clone(), ic);
-    let runner = Runner::new(
-        store.clone(),
-        RunnerConfig {
-            backoff: twig_jobs::Backoff {
-                base: Duration::from_millis(1),
-                max: Duration::from_millis(5),
-            },
-            ..RunnerConfig::default()
-        },
-    )
-    .register(Arc::new(handler));
     let slack = FakeSlack::new(TOKEN);
     let (served, base) = slack.serve().await.unwrap();
-    let org = Org::new("o").unwrap();
-    store.create_org(&org).await.unwrap();
     let mut cfg = json!({"base_url": base, "token": TOKEN});
     for (k, v) in config.as_object().unwrap() {
         cfg[k] = v.clone();
     }
-    let ds = DataSource::create(
-        org.id.clone(),
-        DataSourceInput {
-            kind: Some("slack".into()),
-            name: Some("Slack".into()),
-            config: Some(cfg),
-            sync_frequency: None,
-        },
-    )
-    .unwrap();
-    store.create_data_source(&ds).await.unwrap();
+    let job = support::SyncRig::tuned("slack", cfg, |c| {
+        c.connector_retry.max_inline_wait = Duration::from_secs(3)
+    })
+    .await;
     Rig {
-        store,
-        files,
-        runner,
-        org,
-        ds,
+        job,
         slack,
         _served: served,
-        _dir: dir,
     }
 }
 
 impl Rig {
-    async fn sync(&self) -> DataSource {
-        enqueue_sync(self.store.as_ref(), &self.org.id, &self.ds.id)
-            .await
-            .unwrap();
-        for _ in 0..60 {
-            if !self.runner.run_once().await.unwrap() {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                if !self.runner.run_once().await.unwrap() {
-                    break;
-                }
-            }
-        }
-        self.store
-            .get_data_source(&self.org.id, &self.ds.id)
-            .await
-            .unwrap()
-            .unwrap()
-    }
-
     async fn docs(&self) -> BTreeMap<String, Document> {
-        let listed = self
-            .store
-            .documents()
-            .list_documents(
-                &self.org.id,
-                &self.ds.id,
-                Page::new(Some(200), Some(0)).unwrap(),
-            )
+        self.job
+            .docs()
             .await
-            .unwrap();
-        listed
-            .items
             .into_iter()
-            .map(|d| (d.source_key.clone(), d))
+            .map(|(k, (d, _))| (k, d))
             .collect()
     }
 
     /// The document's chunks as (id, text): a re-embedded document gets new chunk ids.
     async fn chunks_of(&self, key: &str) -> Vec<(String, String)> {
-        let d = self
-            .store
-            .documents()
-            .find_document(&self.ds.id, key)
-            .await
-            .unwrap()
-            .unwrap();
-        let (_, chunks) = self
-            .store
-            .documents()
-            .document_with_chunks(&d.id)
-            .await
-            .unwrap()
-            .unwrap();
+        let (_, chunks) = self.job.docs().await.remove(key).unwrap();
         chunks
             .into_iter()
             .map(|c| (c.id.to_string(), c.text))

@@ -8666,7 +8666,7 @@ export interface components {
         };
         /**
          * confluence_config
-         * @description `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         ConfluenceConfig: {
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
@@ -9135,7 +9135,7 @@ export interface components {
         };
         /**
          * file_config
-         * @description `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         FileConfig: {
             /** @default 512 */
@@ -9145,7 +9145,7 @@ export interface components {
         };
         /**
          * google_drive_config
-         * @description `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         GoogleDriveConfig: {
             /** @default 512 */
@@ -9406,7 +9406,7 @@ export interface components {
         };
         /**
          * notion_config
-         * @description `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         NotionConfig: {
             /** Format: uri */
@@ -9421,7 +9421,7 @@ export interface components {
         };
         /**
          * onedrive_config
-         * @description `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         OnedriveConfig: {
             /** Format: uri */
@@ -9584,7 +9584,7 @@ export interface components {
         SessionId: string;
         /**
          * sharepoint_config
-         * @description `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         SharepointConfig: {
             /** Format: uri */
@@ -9607,7 +9607,7 @@ export interface components {
         };
         /**
          * slack_config
-         * @description `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         SlackConfig: {
             /** Format: uri */
@@ -9909,7 +9909,7 @@ export interface components {
         };
         /**
          * website_config
-         * @description `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         WebsiteConfig: {
             /** @default 512 */
@@ -9929,7 +9929,7 @@ export interface components {
         };
         /**
          * zendesk_config
-         * @description `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+         * @description `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
         ZendeskConfig: {
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */

@@ -162,7 +162,7 @@ class SpaceKey(RootModel[str]):
 
 class ConfluenceConfig1(BaseModel):
     """
-    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -197,7 +197,7 @@ class ConfluenceConfig1(BaseModel):
 
 class ConfluenceConfig2(BaseModel):
     """
-    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -342,7 +342,7 @@ class FeedbackInput(BaseModel):
 
 class FileConfig(BaseModel):
     """
-    `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a file data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -354,7 +354,7 @@ class FileConfig(BaseModel):
 
 class GoogleDriveConfig(BaseModel):
     """
-    `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -445,7 +445,7 @@ class RootPageId(RootModel[str]):
 
 class NotionConfig(BaseModel):
     """
-    `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a notion data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -463,7 +463,7 @@ class NotionConfig(BaseModel):
 
 class OnedriveConfig(BaseModel):
     """
-    `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a onedrive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -681,7 +681,7 @@ class SemanticSearchInput(BaseModel):
 
 class SharepointConfig(BaseModel):
     """
-    `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a sharepoint data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -718,7 +718,7 @@ class ChannelId(RootModel[str]):
 
 class SlackConfig(BaseModel):
     """
-    `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a slack data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -1179,7 +1179,7 @@ class IncludePattern(RootModel[str]):
 
 class WebsiteConfig(BaseModel):
     """
-    `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a website data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -1197,7 +1197,7 @@ class WebsiteConfig(BaseModel):
 
 class ZendeskConfig(BaseModel):
     """
-    `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a zendesk data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
 
     model_config = ConfigDict(
@@ -1634,7 +1634,7 @@ class DataSourceCreateConfluence(BaseModel):
         ..., title='confluence_config'
     )
     """
-    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`.
+    `config` of a confluence data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
     name: str = Field(
         ...,
