@@ -334,15 +334,15 @@ pub fn parse_events(names: &[String]) -> Result<Vec<EventKind>, Error> {
     Ok(out)
 }
 
-/// Checks a description: at most 500 characters.
+/// Checks a description: at most 500 characters as sent (the document's `maxLength`), then trimmed.
 pub fn parse_description(d: &str) -> Result<Option<String>, Error> {
-    let d = d.trim();
     if d.chars().count() > 500 {
         return Err(Error::invalid_field(
             "description",
             "description must be at most 500 characters",
         ));
     }
+    let d = d.trim();
     Ok((!d.is_empty()).then(|| d.to_owned()))
 }
 
