@@ -109,6 +109,40 @@ pub(crate) async fn wait_synced(s: &TestServer, ds: &str, timeout: Duration) -> 
     wait_synced_after(s, ds, None, timeout).await
 }
 
+/// Starts a sync of `ds`, kills the server with SIGKILL once `after` documents are done
+/// (the sync still running), restarts it on the same data dir with `env`, and waits for the
+/// resumed sync to settle; answers its status.
+pub(crate) async fn sync_killed_midway(
+    s: &mut TestServer,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+    ds: &str,
+    after: u64,
+) -> Value {
+    let key = s.admin().to_owned();
+    let r = s
+        .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let st = s
+            .get(&format!("/api/v1/data-sources/{ds}/status"), &key)
+            .await
+            .body;
+        if st["documents_done"].as_u64().unwrap_or(0) >= after {
+            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "sync did not start: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.kill9();
+    *s = TestServer::start_in(data_dir, env).await;
+    s.key = Some(key);
+    wait_synced(s, ds, Duration::from_secs(120)).await
+}
+
 /// Polls until a sync has succeeded at least once (`last_synced_at` set) and settled.
 pub(crate) async fn wait_first_sync(s: &TestServer, ds: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;

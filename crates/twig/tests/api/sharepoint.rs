@@ -1,10 +1,12 @@
 //! SharePoint data sources end to end: the real server syncing a loopback Microsoft Graph.
 
 use crate::helpers::{assert_error, TestServer};
-use crate::ingest::{create_ds, documents, search, wait_synced, wait_synced_after};
+use crate::ingest::{
+    create_ds, documents, search, sync_killed_midway, wait_synced, wait_synced_after,
+};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use twig_loopback::msgraph::FakeGraph;
 
 const ENV: &[(&str, &str)] = crate::helpers::CONNECTOR_ENV;
@@ -72,27 +74,7 @@ async fn a_site_syncs_survives_kill_9_and_resyncs_only_changes() {
         json!({"ok": true, "message": "Connection successful, found 120 files", "items_found": 120})
     );
 
-    let r = s
-        .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let st = s
-            .get(&format!("/api/v1/data-sources/{ds}/status"), &key)
-            .await
-            .body;
-        if st["documents_done"].as_u64().unwrap_or(0) >= 40 {
-            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "sync did not start: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    s.kill9();
-    s = TestServer::start_in(dir.path(), ENV).await;
-    s.key = Some(key.clone());
-    let st = wait_synced(&s, &ds, Duration::from_secs(120)).await;
+    let st = sync_killed_midway(&mut s, dir.path(), ENV, &ds, 40).await;
     assert_eq!(st["status"], "active", "{st}");
     let docs = documents(&s, &ds).await;
     assert_eq!(docs.len(), 121, "120 files and the page, none lost");
