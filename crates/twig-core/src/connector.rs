@@ -119,6 +119,19 @@ impl ConnectorError {
     }
 }
 
+/// A cap on how many documents of one kind a data source holds (e.g. Zendesk's
+/// `max_articles`). The sync driver applies it: it knows which items are already documents of
+/// the source, so changes to those still go in while new ones past the cap are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemLimit {
+    /// External ids of the capped kind start with this (e.g. `article:`).
+    pub key_prefix: String,
+    /// Most documents of that kind the source holds.
+    pub max: u64,
+    /// The config field setting it, named in the log when items are left out.
+    pub field: String,
+}
+
 /// A remote system the sync job reads through.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -132,5 +145,10 @@ pub trait Connector: Send + Sync {
     /// feed (cheap: ids only); `None` when [`Connector::changes`] reports deletions itself.
     async fn list_ids(&self) -> Result<Option<Vec<String>>, ConnectorError> {
         Ok(None)
+    }
+
+    /// A cap on the documents of one kind the source holds, if the config sets one.
+    fn item_limit(&self) -> Option<ItemLimit> {
+        None
     }
 }

@@ -345,6 +345,25 @@ async fn locale_and_max_articles_limit_what_is_imported() {
         [key(en[0]), key(en[1])]
     );
     assert!(!docs.contains_key(&key(fr)));
+
+    // The cap holds for the source, not per sync: a new article stays out on the next sync
+    // while a change to an imported one still comes in.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let late = rig.hc.add(s, "Article late", "<p>Newer text.</p>");
+    rig.hc.edit_article(en[1], None, "<p>Edited English text.</p>");
+    let ds = rig.sync().await;
+    assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
+    let docs = rig.docs().await;
+    assert_eq!(
+        docs.keys().cloned().collect::<Vec<_>>(),
+        [key(en[0]), key(en[1])]
+    );
+    assert!(!docs.contains_key(&key(late)));
+    assert!(rig
+        .chunk_texts()
+        .await
+        .iter()
+        .any(|t| t.contains("Edited English text")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use crate::sync::{outcome, record_failed, remove_document, retry, sections, Repo
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
-use twig_core::connector::{Connector, ConnectorError, Item, ItemContent};
+use twig_core::connector::{Connector, ConnectorError, Item, ItemContent, ItemLimit};
 use twig_core::datasource::DataSource;
 use twig_core::ingest::SyncCounters;
 use twig_core::retrieval::DocumentInput;
@@ -95,16 +95,26 @@ pub(crate) async fn run(
 ) -> Result<(), JobError> {
     let store = &h.store;
     let mut saved = Saved::from_stored(store.sync_cursor(&ds.id).await.map_err(retry)?);
+    let mut capped = match conn.item_limit() {
+        Some(limit) => Some(Capped::load(h, ds, limit).await?),
+        None => None,
+    };
     loop {
         if ctx.lease_lost() {
             return Err(JobError::Retryable(
                 "the job's lease was lost to another worker".into(),
             ));
         }
-        let page = conn
+        let mut page = conn
             .changes(saved.cursor.as_ref())
             .await
             .map_err(job_error)?;
+        if let Some(cap) = capped.as_mut() {
+            for id in &page.deleted {
+                cap.keys.remove(id);
+            }
+            page.items.retain(|i| cap.admit(&i.external_id));
+        }
         let listed = page.items.len() as u64;
         if let Some(t) = page.total {
             c.total = c.total.max(t);
@@ -141,6 +151,42 @@ pub(crate) async fn run(
         .map_err(retry)?;
     c.total = c.done + c.failed;
     h.checkpoint(&ds.id, c, ctx).await
+}
+
+/// An [`ItemLimit`] with the source's documents of the capped kind.
+struct Capped {
+    limit: ItemLimit,
+    keys: HashSet<String>,
+}
+
+impl Capped {
+    async fn load(h: &SyncHandler, ds: &DataSource, limit: ItemLimit) -> Result<Self, JobError> {
+        let states = h
+            .store
+            .documents()
+            .sync_states(&ds.id)
+            .await
+            .map_err(retry)?;
+        let keys = states
+            .into_iter()
+            .map(|(d, _)| d.source_key)
+            .filter(|k| k.starts_with(&limit.key_prefix))
+            .collect();
+        Ok(Self { limit, keys })
+    }
+
+    /// Whether an item goes in: another kind, a document the source has, or room left.
+    fn admit(&mut self, key: &str) -> bool {
+        if !key.starts_with(&self.limit.key_prefix) || self.keys.contains(key) {
+            return true;
+        }
+        if (self.keys.len() as u64) < self.limit.max {
+            self.keys.insert(key.to_owned());
+            return true;
+        }
+        tracing::debug!(key, field = %self.limit.field, max = self.limit.max, "over the cap: not imported");
+        false
+    }
 }
 
 /// Removes the source's documents whose external id the remote no longer lists.

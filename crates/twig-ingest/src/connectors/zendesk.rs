@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use tokio::sync::OnceCell;
 use twig_core::connector::{
-    ChangePage, ConnectionReport, Connector, ConnectorError, Item, ItemContent,
+    ChangePage, ConnectionReport, Connector, ConnectorError, Item, ItemContent, ItemLimit,
 };
 use twig_core::datasource::DataSource;
 use twig_core::retrieval::SectionInput;
@@ -46,9 +46,6 @@ struct Cursor {
     /// Start time of the page `next_page` asks for, to notice an export that stops advancing.
     #[serde(default)]
     page_start: i64,
-    /// Articles imported so far in this sync, against `max_articles`.
-    #[serde(default)]
-    taken: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,11 +340,8 @@ impl Zendesk {
             }
             if a.draft {
                 out.deleted.push(article_key(a.id));
-            } else if cur.taken < self.max_articles {
-                cur.taken += 1;
-                out.items.push(self.article_item(a, tax));
             } else {
-                tracing::debug!(article = a.id, "over config.max_articles: not imported");
+                out.items.push(self.article_item(a, tax));
             }
         }
         let end = page.end_time.unwrap_or(start).max(start);
@@ -368,7 +362,6 @@ impl Zendesk {
                 cur.next_page = None;
                 cur.page_start = 0;
                 cur.articles_since = end;
-                cur.taken = 0;
                 if self.include_tickets {
                     cur.tickets = true;
                 } else {
@@ -547,6 +540,14 @@ impl Connector for Zendesk {
         }
         Ok(Some(ids))
     }
+
+    fn item_limit(&self) -> Option<ItemLimit> {
+        Some(ItemLimit {
+            key_prefix: ARTICLE.into(),
+            max: self.max_articles,
+            field: "config.max_articles".into(),
+        })
+    }
 }
 
 /// Zendesk's closed tickets are solved ones locked against changes.
@@ -554,8 +555,11 @@ fn solved(status: &str) -> bool {
     matches!(status, "solved" | "closed")
 }
 
+/// Prefix of an article's external id (tickets have their own).
+const ARTICLE: &str = "article:";
+
 fn article_key(id: u64) -> String {
-    format!("article:{id}")
+    format!("{ARTICLE}{id}")
 }
 
 fn ticket_key(id: u64) -> String {
@@ -584,7 +588,6 @@ mod tests {
             tickets: true,
             next_page: Some("https://x/next".into()),
             page_start: 6,
-            taken: 3,
         };
         assert_eq!(serde_json::from_value::<Cursor>(to_value(&c)).unwrap(), c);
         let empty: Cursor = serde_json::from_value(json!({})).unwrap();
