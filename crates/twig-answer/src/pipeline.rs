@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 use twig_core::agent::{Agent, AgentStatus, RagStrategy, MAX_MAX_TOKENS};
 use twig_core::id::{AgentId, InteractionId, SessionId};
 use twig_core::interaction::{
@@ -150,12 +151,21 @@ impl Answerer {
             clock: LlmClock::default(),
         };
         let this = self.clone();
-        tokio::spawn(async move {
-            match this.retrieve(&mut p).await {
-                Ok(()) => this.generate(p, tx).await,
-                Err(e) => this.fail(&p, String::new(), e, &tx).await,
+        // A child of the request's span, though it runs on its own task.
+        let span = tracing::info_span!(
+            "answer",
+            agent_id = %p.agent.id,
+            rag_strategy = p.agent.rag_strategy.as_str(),
+        );
+        tokio::spawn(
+            async move {
+                match this.retrieve(&mut p).await {
+                    Ok(()) => this.generate(p, tx).await,
+                    Err(e) => this.fail(&p, String::new(), e, &tx).await,
+                }
             }
-        });
+            .instrument(span),
+        );
         Ok(rx)
     }
 

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 use twig_core::id::RequestId;
 use twig_core::{Error, ErrorCode};
 use utoipa::ToSchema;
@@ -202,6 +203,43 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
     }
 }
 
+/// The span of one request (exported as an OTLP server span when tracing is on): the request
+/// id is an attribute, and a caller's W3C `traceparent` makes it a child of the caller's span.
+fn request_span(req: &Request, rid: &RequestId) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let method = req.method().as_str();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        url.path = req.uri().path(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        request_id = %rid,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+    });
+    // Without a pipeline (or without a valid header) there is no parent to set.
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// Names the current request span after its route template, once routing found one.
+pub(crate) fn record_route(route: &str, method: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::Span::current();
+    span.record("http.route", route);
+    // Once the span has a parent set, tracing-opentelemetry ignores a recorded `otel.name`:
+    // rename the OpenTelemetry span itself.
+    span.context()
+        .span()
+        .update_name(format!("{method} {route}"));
+}
+
 /// Assigns a request id, and renders every error response in the documented shape.
 pub async fn request_context(mut req: Request, next: Next) -> Response {
     let rid = RequestId::generate();
@@ -210,7 +248,12 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(slot.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut res = next.run(req).await;
+    let span = request_span(&req, &rid);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", res.status().as_u16());
+    if res.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
 
     let payload = res.extensions_mut().remove::<ErrorPayload>();
     let status = res.status();

@@ -25,6 +25,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    crate::error::record_route(&route, &method);
     let res = next.run(req).await;
     let labels = [
         ("method", method),

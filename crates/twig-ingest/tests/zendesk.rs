@@ -350,7 +350,8 @@ async fn locale_and_max_articles_limit_what_is_imported() {
     // while a change to an imported one still comes in.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let late = rig.hc.add(s, "Article late", "<p>Newer text.</p>");
-    rig.hc.edit_article(en[1], None, "<p>Edited English text.</p>");
+    rig.hc
+        .edit_article(en[1], None, "<p>Edited English text.</p>");
     let ds = rig.sync().await;
     assert_eq!(ds.status, DataSourceStatus::Active, "{:?}", ds.last_error);
     let docs = rig.docs().await;

@@ -183,9 +183,10 @@ impl Runner {
         let attempt = job.attempts;
         let renew = tokio::spawn(keep_alive(ctx.clone()));
         // A panicking handler is a failed attempt, not a dead runner.
+        let span = tracing::info_span!("job", job.kind = %job.kind, job.id = %job.id, job.attempt = attempt);
         let result = tokio::spawn({
             let ctx = ctx.clone();
-            async move { handler.run(job, ctx).await }
+            tracing::Instrument::instrument(async move { handler.run(job, ctx).await }, span)
         })
         .await;
         renew.abort();

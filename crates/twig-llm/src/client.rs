@@ -233,7 +233,8 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, LlmError> {
         let limit = self.policy.request_timeout;
         let _slot = self.slot()?;
-        self.with_retries(|permit| {
+        let span = chat_span(&self.name, &req.model, false);
+        let call = self.with_retries(|permit| {
             let req = &req;
             async move {
                 match tokio::time::timeout(limit, self.complete_once(req)).await {
@@ -245,26 +246,26 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
                     Err(_) => Err((Failure::timeout(), permit)),
                 }
             }
-        })
-        .await
+        });
+        tracing::Instrument::instrument(call, span).await
     }
 
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, LlmError> {
         let limit = self.policy.first_byte_timeout;
         let slot = self.slot()?;
         // Retries happen only here, before the first delta reached the caller.
-        let (opened, permit) = self
-            .with_retries(|permit| {
-                let req = &req;
-                async move {
-                    match tokio::time::timeout(limit, self.open_stream(req)).await {
-                        Ok(Ok(o)) => Ok((o, permit)),
-                        Ok(Err(f)) => Err((f, permit)),
-                        Err(_) => Err((Failure::timeout(), permit)),
-                    }
+        let span = chat_span(&self.name, &req.model, true);
+        let opening = self.with_retries(|permit| {
+            let req = &req;
+            async move {
+                match tokio::time::timeout(limit, self.open_stream(req)).await {
+                    Ok(Ok(o)) => Ok((o, permit)),
+                    Ok(Err(f)) => Err((f, permit)),
+                    Err(_) => Err((Failure::timeout(), permit)),
                 }
-            })
-            .await?;
+            }
+        });
+        let (opened, permit) = tracing::Instrument::instrument(opening, span).await?;
         let tail = Tail {
             wire: self.wire.clone(),
             idle: self.policy.idle_timeout,
@@ -282,6 +283,19 @@ impl<W: WireFormat> ChatModel for HttpChatModel<W> {
         }
         Ok(Box::pin(futures::stream::unfold(tail, Tail::next)))
     }
+}
+
+/// The span of one chat call (for a stream, until its first delta), named as OpenTelemetry's
+/// GenAI conventions name them.
+fn chat_span(provider: &str, model: &str, stream: bool) -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        otel.name = format!("chat {model}"),
+        gen_ai.operation.name = "chat",
+        gen_ai.system = provider,
+        gen_ai.request.model = model,
+        stream,
+    )
 }
 
 /// The rest of a stream after its first delta. Dropping it drops the response

@@ -211,8 +211,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         database_url: cli.global.database_url.clone(),
     };
     let settings = config::load(cli.global.config.as_deref(), &flags)?;
-    crate::telemetry::init(&settings.log);
-    match cli.command {
+    let telemetry = crate::telemetry::init(&settings.log, &settings.telemetry)?;
+    let result = run_command(cli.command, settings).await;
+    telemetry.shutdown().await;
+    result
+}
+
+async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve { .. } => crate::serve::run(settings).await,
         Command::Worker => crate::ingest::run_worker(settings).await,
         Command::Orgs(cmd) => orgs(&settings, cmd).await,

@@ -50,6 +50,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// OpenTelemetry trace export.
+    pub telemetry: TelemetrySettings,
 }
 
 /// `[server]` section.
@@ -422,6 +424,31 @@ pub struct MetricsSettings {
     pub addr: String,
 }
 
+/// `[telemetry]` section: OTLP trace export, off unless an endpoint is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// OTLP/HTTP collector base URL (`http://127.0.0.1:4318`); spans go to `<it>/v1/traces`.
+    pub otlp_endpoint: String,
+    /// Extra headers for the collector (a vendor's API key).
+    pub otlp_headers: std::collections::BTreeMap<String, String>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of traces kept, 0 to 1 (a caller's sampled `traceparent` is always followed).
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            otlp_headers: Default::default(),
+            service_name: "twig".into(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -452,6 +479,7 @@ impl Default for Settings {
             answer: AnswerSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -700,6 +728,18 @@ enabled = false
 # Where /metrics listens, with no key asked (keep it private), e.g. "127.0.0.1:9090".
 # Empty: on the API port, for Admin keys only. `twig worker` needs an address here.
 addr = ""
+
+[telemetry]
+# OTLP/HTTP (protobuf) collector to export traces to, e.g. "http://127.0.0.1:4318"
+# (spans are posted to <endpoint>/v1/traces). Empty: no traces are exported.
+otlp_endpoint = ""
+# Share of requests traced, 0 to 1; a caller's sampled `traceparent` header is always followed.
+sample_ratio = 1.0
+# service.name of the exported spans.
+service_name = "twig"
+# Headers sent to the collector, e.g. a vendor's key.
+# [telemetry.otlp_headers]
+# x-api-key = "..."
 "#;
 
 /// Values given as command-line flags; only those present override.
@@ -878,6 +918,17 @@ impl Settings {
                 );
             }
         }
+        let tel = &self.telemetry;
+        if !(0.0..=1.0).contains(&tel.sample_ratio) {
+            bail!("setting `telemetry.sample_ratio` (TWIG_TELEMETRY__SAMPLE_RATIO): must be between 0 and 1");
+        }
+        let ep = tel.otlp_endpoint.trim();
+        if !(ep.is_empty() || ep.starts_with("http://") || ep.starts_with("https://")) {
+            bail!("setting `telemetry.otlp_endpoint` (TWIG_TELEMETRY__OTLP_ENDPOINT): must be an http:// or https:// URL, got {ep:?}");
+        }
+        if tel.service_name.trim().is_empty() {
+            bail!("setting `telemetry.service_name` (TWIG_TELEMETRY__SERVICE_NAME): must not be empty");
+        }
         let ing = &self.ingest;
         for (name, v) in [
             ("max_file_bytes", ing.max_file_bytes),
@@ -1028,6 +1079,24 @@ mod tests {
             format!("{err:#}").contains("server.max_body_bites"),
             "{err:#}"
         );
+        for (toml, name) in [
+            (
+                "[telemetry]\nsample_ratio = 1.5\n",
+                "telemetry.sample_ratio",
+            ),
+            (
+                "[telemetry]\notlp_endpoint = \"collector:4318\"\n",
+                "telemetry.otlp_endpoint",
+            ),
+            (
+                "[telemetry]\nservice_name = \" \"\n",
+                "telemetry.service_name",
+            ),
+        ] {
+            std::fs::write(&path, toml).unwrap();
+            let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
+            assert!(format!("{err:#}").contains(name), "{err:#}");
+        }
         std::fs::write(&path, "[rerank]\nsha256 = \"abc\"\n").unwrap();
         let err = load_with_env(Some(&path), &FlagOverrides::default(), no_env()).unwrap_err();
         assert!(format!("{err:#}").contains("rerank.sha256"), "{err:#}");

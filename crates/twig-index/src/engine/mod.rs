@@ -355,7 +355,8 @@ impl Retriever for Engine {
         } else {
             "lexical"
         };
-        let out = search::run(self, req).await;
+        let span = tracing::info_span!("search", mode, top_k = req.top_k);
+        let out = tracing::Instrument::instrument(search::run(self, req), span).await;
         metrics::histogram!("twig_search_duration_seconds", "mode" => mode)
             .record(started.elapsed().as_secs_f64());
         out
