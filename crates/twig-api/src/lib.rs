@@ -66,6 +66,9 @@ pub struct AppState {
     pub answerer: Arc<twig_answer::Answerer>,
     /// Renders Prometheus metrics; `None` when metrics are off (then `/metrics` is not routed).
     pub metrics: Option<metrics::Render>,
+    /// Checks Slack's request signatures; `None` when the Slack app is off (then Slack's
+    /// routes are not routed).
+    pub slack: Option<Arc<twig_slack::Verifier>>,
 }
 
 impl AppState {
@@ -101,12 +104,19 @@ impl AppState {
             reranker,
             answerer,
             metrics: None,
+            slack: None,
         }
     }
 
     /// Serves `GET /metrics` (Admin keys) rendered by `render`.
     pub fn with_metrics(mut self, render: metrics::Render) -> Self {
         self.metrics = Some(render);
+        self
+    }
+
+    /// Serves the Slack app's routes, verifying Slack's requests with `verifier`.
+    pub fn with_slack(mut self, verifier: twig_slack::Verifier) -> Self {
+        self.slack = Some(Arc::new(verifier));
         self
     }
 }
@@ -118,6 +128,10 @@ pub fn router(state: AppState) -> Router {
     if state.metrics.is_some() {
         // An operator endpoint, outside the OpenAPI document of the hosted API.
         router = router.route("/metrics", axum::routing::get(metrics::route));
+    }
+    if state.slack.is_some() {
+        // Slack's contract, not ours: outside the OpenAPI document.
+        router = router.merge(routes::slack::router());
     }
     router
         .merge(routes::openai::router())

@@ -2,8 +2,8 @@
 //! so no route can exist without an entry.
 
 use crate::routes::{
-    agents, analytics, api_keys, data_sources, health, ingest, interactions, kb, me, query, search,
-    users, webhooks,
+    agents, analytics, api_keys, data_sources, health, ingest, integrations, interactions, kb, me,
+    query, search, users, webhooks,
 };
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -90,6 +90,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(interactions::get))
         .routes(routes!(interactions::feedback))
         .routes(routes!(analytics::get))
+        .routes(routes!(integrations::get_slack, integrations::put_slack))
         .routes(routes!(openapi_json))
 }
 

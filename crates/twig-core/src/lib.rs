@@ -19,6 +19,7 @@ pub mod page;
 pub mod ratelimit;
 pub mod retrieval;
 pub mod service;
+pub mod slack;
 pub mod store;
 pub mod time;
 pub mod user;

@@ -22,6 +22,7 @@ use crate::kb::{Article, ArticleStatus, ArticleVersion};
 use crate::org::Org;
 use crate::page::{Listed, Page};
 use crate::ratelimit::LimitOverrides;
+use crate::slack::{ReceivedEvent, SlackSettings};
 use crate::time::Timestamp;
 use crate::user::User;
 use crate::webhook::{Delivery, DeliveryAttempt, DeliveryStatus, SigningSecrets, Webhook};
@@ -187,6 +188,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sessions and interactions (queries, answers, feedback).
     fn interactions(&self) -> &dyn InteractionStore;
+
+    /// The Slack app: workspaces connected to organisations, and the events already taken.
+    fn slack(&self) -> &dyn SlackStore;
+}
+
+/// Slack app settings per organisation, and the durable memory of Slack events.
+#[async_trait]
+pub trait SlackStore: Send + Sync {
+    /// The org's Slack settings.
+    async fn get_slack_settings(&self, org: &OrgId) -> StoreResult<Option<SlackSettings>>;
+    /// The settings of whichever org connected workspace `team_id` (Slack's requests name
+    /// only the workspace).
+    async fn slack_settings_for_team(&self, team_id: &str) -> StoreResult<Option<SlackSettings>>;
+    /// Creates or replaces the org's settings (`created_at` of existing ones is kept);
+    /// `Conflict` if another org has connected the same workspace.
+    async fn put_slack_settings(&self, settings: &SlackSettings) -> StoreResult<()>;
+    /// Remembers `event` and enqueues `job` in one transaction, unless the workspace's event
+    /// id was seen before: then nothing is written and the answer is false. Events older
+    /// than [`crate::slack::EVENT_MEMORY`] before this one are forgotten.
+    async fn accept_slack_event(&self, event: &ReceivedEvent, job: &NewJob) -> StoreResult<bool>;
 }
 
 /// Multi-turn sessions and the record of every query.

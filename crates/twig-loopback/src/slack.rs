@@ -1,5 +1,7 @@
 //! Slack's Web API for a bot token: `auth.test`, `conversations.list`, `conversations.history`,
-//! `conversations.replies`, `users.info` and `chat.getPermalink`, under `/api`.
+//! `conversations.replies`, `users.info` and `chat.getPermalink`, under `/api`; and what the
+//! Slack app posts: `chat.postMessage` (a JSON body) and slash-command `response_url`s
+//! (`/commands/…`), both recorded for tests to read.
 //!
 //! Wire details kept: every answer is HTTP 200 with `"ok"`, failures as
 //! `{"ok": false, "error": "invalid_auth"}` (also `not_authed`, `channel_not_found`,
@@ -14,7 +16,7 @@ use crate::{has_bearer, Faults};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -52,8 +54,38 @@ pub struct Message {
     pub edited: Option<String>,
 }
 
+/// A message the app posted with `chat.postMessage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    /// Conversation id.
+    pub channel: String,
+    /// The thread it went to, if any.
+    pub thread_ts: Option<String>,
+    /// Its text (mrkdwn).
+    pub text: String,
+    /// Its blocks, if it had any.
+    pub blocks: Option<Value>,
+    /// The ts Slack gave it.
+    pub ts: String,
+}
+
+/// An answer the app sent to a slash command's `response_url`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Responded {
+    /// The URL's path (`/commands/…`).
+    pub path: String,
+    /// The JSON body.
+    pub body: Value,
+}
+
 #[derive(Default)]
 struct Workspace {
+    /// Messages the app posted, oldest first.
+    posted: Vec<Posted>,
+    /// Answers sent to response URLs, oldest first.
+    responded: Vec<Responded>,
+    /// `error` codes the next `chat.postMessage` calls answer (HTTP 200, `ok: false`).
+    post_errors: Vec<String>,
     channels: BTreeMap<String, Channel>,
     /// Channel id -> ts -> message.
     messages: HashMap<String, BTreeMap<Key, Message>>,
@@ -114,6 +146,8 @@ impl FakeSlack {
     /// The routes, faults in front.
     pub fn router(&self) -> Router {
         let app = Router::new()
+            .route("/api/chat.postMessage", post(post_message))
+            .route("/commands/{*rest}", post(respond))
             .route("/api/{method}", get(method).post(method))
             .with_state(self.clone());
         self.faults.wrap(app)
@@ -248,6 +282,31 @@ impl FakeSlack {
             .unwrap_or(0)
     }
 
+    /// Messages the app posted so far, oldest first.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.ws.lock().unwrap().posted.clone()
+    }
+
+    /// Answers sent to response URLs so far, oldest first.
+    pub fn responded(&self) -> Vec<Responded> {
+        self.ws.lock().unwrap().responded.clone()
+    }
+
+    /// The next `chat.postMessage` calls answer `{"ok": false, "error": <code>}`, one per code
+    /// (`ratelimited` with HTTP 429 and `Retry-After: 1`, as Slack throttles).
+    pub fn fail_posts_with(&self, codes: &[&str]) {
+        let mut w = self.ws.lock().unwrap();
+        w.post_errors.extend(codes.iter().map(|c| c.to_string()));
+    }
+
+    /// A slash command's `response_url` on this server (after [`FakeSlack::serve`]).
+    pub fn response_url(&self, id: &str) -> String {
+        format!(
+            "{}/commands/T00000001/{id}/loopback",
+            self.origin.lock().unwrap()
+        )
+    }
+
     /// Messages served by history and replies requests so far.
     pub fn messages_served(&self) -> u64 {
         self.ws.lock().unwrap().served
@@ -341,6 +400,103 @@ fn in_range(k: Key, q: &HashMap<String, String>) -> bool {
     let latest = q.get("latest").and_then(|t| key_of(t));
     oldest.is_none_or(|o| if inclusive { k >= o } else { k > o })
         && latest.is_none_or(|l| if inclusive { k <= l } else { k < l })
+}
+
+/// `chat.postMessage` with a JSON body, as the Slack app sends it. A public channel the bot is
+/// not in answers `not_in_channel`; an unknown (or hidden private) one `channel_not_found`;
+/// direct-message ids (`D…`) are always open.
+async fn post_message(State(s): State<FakeSlack>, headers: HeaderMap, body: String) -> Response {
+    let mut w = s.ws.lock().unwrap();
+    *w.hits.entry("chat.postMessage".into()).or_default() += 1;
+    if !headers.contains_key("authorization") {
+        return fail("not_authed");
+    }
+    if !has_bearer(&headers, &s.token) {
+        return fail("invalid_auth");
+    }
+    let json_body = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let Ok(b) = serde_json::from_str::<Value>(&body) else {
+        return fail("invalid_json");
+    };
+    if !json_body {
+        return fail("invalid_form_data");
+    }
+    if !w.post_errors.is_empty() {
+        let code = w.post_errors.remove(0);
+        if code == "ratelimited" {
+            // Slack throttles with HTTP 429, Retry-After and the error in the body.
+            let mut r = fail(&code);
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            return r;
+        }
+        return fail(&code);
+    }
+    let Some(channel) = b["channel"].as_str().map(str::to_owned) else {
+        return fail("channel_not_found");
+    };
+    if !channel.starts_with('D') {
+        match w.channels.get(&channel) {
+            None => return fail("channel_not_found"),
+            Some(c) if c.is_private && !c.is_member => return fail("channel_not_found"),
+            Some(c) if !c.is_member => return fail("not_in_channel"),
+            Some(c) if c.is_archived => return fail("is_archived"),
+            Some(_) => {}
+        }
+    }
+    let text = b["text"].as_str().unwrap_or_default().to_owned();
+    let blocks = b.get("blocks").cloned();
+    if text.is_empty() && blocks.is_none() {
+        return fail("no_text");
+    }
+    let thread_ts = b["thread_ts"].as_str().map(str::to_owned);
+    w.seq = (w.seq + 1) % 1_000_000;
+    let ts = format!("{}.{:06}", Utc::now().timestamp(), w.seq);
+    let m = Message {
+        ts: ts.clone(),
+        user: "U00000001".into(),
+        text: text.clone(),
+        thread_ts: thread_ts.clone(),
+        edited: None,
+    };
+    w.messages
+        .entry(channel.clone())
+        .or_default()
+        .insert(key_of(&ts).unwrap(), m);
+    w.posted.push(Posted {
+        channel: channel.clone(),
+        thread_ts,
+        text: text.clone(),
+        blocks,
+        ts: ts.clone(),
+    });
+    let mut out = Map::new();
+    out.insert("channel".into(), json!(channel));
+    out.insert("ts".into(), json!(ts));
+    out.insert(
+        "message".into(),
+        json!({"type": "message", "user": "U00000001", "bot_id": "B00000001", "text": text, "ts": ts}),
+    );
+    ok(out)
+}
+
+/// A slash command's `response_url`: records the JSON answer, says `ok`.
+async fn respond(
+    State(s): State<FakeSlack>,
+    uri: axum::http::Uri,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut w = s.ws.lock().unwrap();
+    *w.hits.entry("response_url".into()).or_default() += 1;
+    w.responded.push(Responded {
+        path: uri.path().to_owned(),
+        body,
+    });
+    "ok".into_response()
 }
 
 async fn method(

@@ -1869,6 +1869,112 @@ pub async fn analytics_match_a_hand_computation(store: &dyn Store) {
     assert!(b.is_empty());
 }
 
+/// Slack settings: one workspace per org, replaced whole, found by team; events remembered by
+/// id (a retry writes nothing, not even its job) until they are a day older than the newest.
+pub async fn slack_settings_and_event_memory(store: &dyn Store) {
+    use twig_core::slack::{ReceivedEvent, SlackSettings, ANSWER_JOB};
+    let a = org(store, "a").await;
+    let b = org(store, "b").await;
+    let agent_a = agent(&a, "Support", &[]);
+    store.create_agent(&agent_a).await.unwrap();
+    let slack = store.slack();
+    assert_eq!(slack.get_slack_settings(&a.id).await.unwrap(), None);
+    assert_eq!(
+        slack.slack_settings_for_team("T0000000A").await.unwrap(),
+        None
+    );
+    let created = time::now();
+    let mut s = SlackSettings {
+        org_id: a.id.clone(),
+        team_id: "T0000000A".into(),
+        default_agent_id: agent_a.id.clone(),
+        allowed_channel_ids: vec!["C00000001".into(), "D00000002".into()],
+        show_citations: true,
+        created_at: created,
+        updated_at: created,
+    };
+    slack.put_slack_settings(&s).await.unwrap();
+    assert_eq!(
+        slack.get_slack_settings(&a.id).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        slack.slack_settings_for_team("T0000000A").await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(slack.get_slack_settings(&b.id).await.unwrap(), None);
+
+    // Replaced whole; the connection time stays.
+    s.team_id = "T0000000B".into();
+    s.allowed_channel_ids = vec![];
+    s.show_citations = false;
+    s.created_at = created + chrono::Duration::seconds(5);
+    s.updated_at = created + chrono::Duration::seconds(5);
+    slack.put_slack_settings(&s).await.unwrap();
+    let got = slack.get_slack_settings(&a.id).await.unwrap().unwrap();
+    assert_eq!(got.created_at, created);
+    assert_eq!(
+        (got.team_id.as_str(), got.show_citations),
+        ("T0000000B", false)
+    );
+    assert!(got.allowed_channel_ids.is_empty());
+    assert_eq!(
+        slack.slack_settings_for_team("T0000000A").await.unwrap(),
+        None
+    );
+
+    // Another org cannot take a connected workspace.
+    let mut other = s.clone();
+    other.org_id = b.id.clone();
+    assert!(matches!(
+        slack.put_slack_settings(&other).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(slack.get_slack_settings(&b.id).await.unwrap(), None);
+
+    let now = time::now();
+    let event = |id: &str, at| ReceivedEvent {
+        org_id: a.id.clone(),
+        team_id: "T0000000B".into(),
+        event_id: id.into(),
+        received_at: at,
+    };
+    let job = |n: i64| NewJob::now(a.id.clone(), ANSWER_JOB, json!({ "n": n }));
+    let old = now - chrono::Duration::hours(30);
+    assert!(slack
+        .accept_slack_event(&event("Ev1", old), &job(1))
+        .await
+        .unwrap());
+    assert!(slack
+        .accept_slack_event(&event("Ev2", now), &job(2))
+        .await
+        .unwrap());
+    assert!(!slack
+        .accept_slack_event(&event("Ev2", now), &job(3))
+        .await
+        .unwrap());
+    // The same id in another workspace is another event.
+    let mut elsewhere = event("Ev2", now);
+    elsewhere.team_id = "T0000000C".into();
+    assert!(slack.accept_slack_event(&elsewhere, &job(4)).await.unwrap());
+    // Ev1 is more than a day older than Ev2: forgotten, so taken again.
+    assert!(slack
+        .accept_slack_event(&event("Ev1", now), &job(5))
+        .await
+        .unwrap());
+    let mut queued = Vec::new();
+    while let Some(j) = store
+        .jobs()
+        .claim("w", &[ANSWER_JOB], time::now(), Duration::from_secs(60))
+        .await
+        .unwrap()
+    {
+        queued.push(j.payload["n"].as_i64().unwrap());
+    }
+    queued.sort();
+    assert_eq!(queued, vec![1, 2, 4, 5], "the duplicate wrote no job");
+}
+
 /// Generates one test per conformance check for a backend; `$make` yields a fresh store.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1882,7 +1988,7 @@ macro_rules! conformance_tests {
             kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome,
             sync_cursors_roundtrip, data_source_secrets_roundtrip,
             interactions_record_and_session_turns, interactions_filters_and_feedback, sessions_expire_and_stay_in_their_org,
-            analytics_match_a_hand_computation);
+            analytics_match_a_hand_computation, slack_settings_and_event_memory);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

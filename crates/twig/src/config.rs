@@ -52,6 +52,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// OpenTelemetry trace export.
     pub telemetry: TelemetrySettings,
+    /// The Slack app (answers mentions, direct messages and `/twig ask`).
+    pub slack_app: SlackAppSettings,
 }
 
 /// `[server]` section.
@@ -449,6 +451,78 @@ impl Default for TelemetrySettings {
     }
 }
 
+/// `[slack_app]` section. Its secrets never appear in `Debug` output (logs).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlackAppSettings {
+    /// Serve `/integrations/slack/events` and `/integrations/slack/commands` and answer.
+    pub enabled: bool,
+    /// The app's Signing Secret (Basic Information page), checking Slack's requests.
+    pub signing_secret: String,
+    /// The Bot User OAuth Token (`xoxb-…`) answers are posted with.
+    pub bot_token: String,
+    /// Slack's Web API.
+    pub base_url: String,
+    /// Answer jobs run at once.
+    pub workers: usize,
+    /// Seconds allowed for one post to Slack.
+    pub timeout_secs: u64,
+}
+
+impl Default for SlackAppSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            signing_secret: String::new(),
+            bot_token: String::new(),
+            base_url: "https://slack.com/api".into(),
+            workers: 2,
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for SlackAppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &str| if s.is_empty() { "" } else { "********" };
+        f.debug_struct("SlackAppSettings")
+            .field("enabled", &self.enabled)
+            .field("signing_secret", &hidden(&self.signing_secret))
+            .field("bot_token", &hidden(&self.bot_token))
+            .field("base_url", &self.base_url)
+            .field("workers", &self.workers)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl SlackAppSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.signing_secret.trim().is_empty() {
+            bail!("setting `slack_app.signing_secret` (TWIG_SLACK_APP__SIGNING_SECRET): required when the Slack app is enabled");
+        }
+        if self.bot_token.trim().is_empty() {
+            bail!("setting `slack_app.bot_token` (TWIG_SLACK_APP__BOT_TOKEN): required when the Slack app is enabled");
+        }
+        let url = self.base_url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            bail!("setting `slack_app.base_url` (TWIG_SLACK_APP__BASE_URL): must be an http(s) URL, got {url:?}");
+        }
+        if !(1..=64).contains(&self.workers) {
+            bail!(
+                "setting `slack_app.workers` (TWIG_SLACK_APP__WORKERS): must be between 1 and 64"
+            );
+        }
+        if !(1..=300).contains(&self.timeout_secs) {
+            bail!("setting `slack_app.timeout_secs` (TWIG_SLACK_APP__TIMEOUT_SECS): must be between 1 and 300");
+        }
+        Ok(())
+    }
+}
+
 /// `[log]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -480,6 +554,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             telemetry: TelemetrySettings::default(),
+            slack_app: SlackAppSettings::default(),
         }
     }
 }
@@ -740,6 +815,22 @@ service_name = "twig"
 # Headers sent to the collector, e.g. a vendor's key.
 # [telemetry.otlp_headers]
 # x-api-key = "..."
+[slack_app]
+# The Slack app (integrations/slack/manifest.yml): answers @mentions in their thread, direct
+# messages, and `/twig ask <question>`, with the sources as links. Off: its routes
+# (/integrations/slack/events and /integrations/slack/commands) do not exist. Which workspace
+# belongs to which organisation, and which agent answers, is set per organisation with
+# PUT /api/v1/integrations/slack. Answers are produced by `twig serve` (not `twig worker`).
+enabled = false
+# The app's Signing Secret (Basic Information) and Bot User OAuth Token (xoxb-…); required
+# when enabled. Prefer the environment: TWIG_SLACK_APP__SIGNING_SECRET, TWIG_SLACK_APP__BOT_TOKEN.
+signing_secret = ""
+bot_token = ""
+# Slack's Web API (chat.postMessage is called there).
+base_url = "https://slack.com/api"
+# Answer jobs run at once, and seconds allowed for one post to Slack.
+workers = 2
+timeout_secs = 10
 "#;
 
 /// Values given as command-line flags; only those present override.
@@ -968,6 +1059,7 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("setting `secret_key` (TWIG_SECRET_KEY): {e}"))?;
         }
         self.answer.validate()?;
+        self.slack_app.validate()?;
         let maddr = self.metrics.addr.trim();
         if !maddr.is_empty() && maddr.parse::<SocketAddr>().is_err() {
             bail!("setting `metrics.addr` (TWIG_METRICS__ADDR): must be an address such as 127.0.0.1:9090, got {maddr:?}");

@@ -12,6 +12,7 @@ mod models;
 mod rerank;
 mod retrieval;
 mod serve;
+mod slack;
 mod telemetry;
 
 use clap::Parser;

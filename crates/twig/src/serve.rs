@@ -55,13 +55,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
     let files = crate::ingest::file_store(&settings, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = crate::ingest::start(
+    let mut workers = crate::ingest::start(
         &settings,
         settings.ingest.workers,
         store.clone(),
         retriever.clone(),
         files.clone(),
-        stop_rx,
+        stop_rx.clone(),
     )?;
     let metrics = crate::metrics::install(&settings)?;
     let separate = !settings.metrics.addr.trim().is_empty();
@@ -85,6 +85,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     if let (Some(render), false) = (metrics, separate) {
         state = state.with_metrics(render);
+    }
+    if settings.slack_app.enabled {
+        state = state.with_slack(twig_slack::Verifier::new(
+            settings.slack_app.signing_secret.clone(),
+        ));
+        workers.extend(crate::slack::start(
+            &settings,
+            state.store.clone(),
+            state.answerer.clone(),
+            stop_rx,
+        )?);
     }
     // Forget full buckets now and then so idle keys cost no memory.
     tokio::spawn(async move {

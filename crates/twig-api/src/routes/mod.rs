@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod data_sources;
 pub mod health;
 pub mod ingest;
+pub mod integrations;
 pub mod interactions;
 pub mod kb;
 pub mod mcp;
@@ -13,6 +14,7 @@ pub mod me;
 pub mod openai;
 pub mod query;
 pub mod search;
+pub mod slack;
 pub mod users;
 pub mod webhooks;
 

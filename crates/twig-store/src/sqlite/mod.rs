@@ -12,6 +12,7 @@ mod interactions;
 mod jobs;
 mod kb;
 mod keys;
+mod slack;
 mod users;
 mod webhooks;
 
@@ -33,8 +34,8 @@ use twig_core::org::Org;
 use twig_core::page::{Listed, Page};
 use twig_core::ratelimit::LimitOverrides;
 use twig_core::store::{
-    DocumentStore, InteractionStore, JobStore, KbStore, Store, StoreError, StoreResult, UserStore,
-    WebhookStore,
+    DocumentStore, InteractionStore, JobStore, KbStore, SlackStore, Store, StoreError, StoreResult,
+    UserStore, WebhookStore,
 };
 use twig_core::time::Timestamp;
 use twig_core::user::User;
@@ -493,6 +494,10 @@ impl Store for SqliteStore {
     }
 
     fn interactions(&self) -> &dyn InteractionStore {
+        self
+    }
+
+    fn slack(&self) -> &dyn SlackStore {
         self
     }
 }

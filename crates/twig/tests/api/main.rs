@@ -22,6 +22,7 @@ mod server;
 mod sharepoint;
 mod site;
 mod slack;
+mod slack_app;
 mod telemetry;
 mod users;
 mod webhooks;

@@ -48,6 +48,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v1/interactions/int_x1", "read"),
     ("POST", "/api/v1/interactions/int_x1/feedback", "execute"),
+    ("GET", "/api/v1/integrations/slack", "admin"),
+    ("PUT", "/api/v1/integrations/slack", "admin"),
 ];
 
 #[tokio::test]

@@ -152,6 +152,8 @@ async fn openapi_documents_exactly_the_routes_that_exist() {
         ("GET", "/api/v1/interactions/{id}"),
         ("POST", "/api/v1/interactions/{id}/feedback"),
         ("GET", "/api/v1/analytics"),
+        ("GET", "/api/v1/integrations/slack"),
+        ("PUT", "/api/v1/integrations/slack"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
