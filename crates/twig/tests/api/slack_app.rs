@@ -802,3 +802,45 @@ async fn an_enabled_app_needs_its_secrets() {
     assert!(err.contains("slack_app.signing_secret"), "{err}");
     assert!(!err.contains(BOT_TOKEN), "{err}");
 }
+
+#[tokio::test]
+async fn the_manifest_points_at_the_served_routes() {
+    // integrations/slack/manifest.yml is what an admin pastes into Slack: every URL in it
+    // must be a route the enabled app serves (a request signed wrongly is refused, not 404).
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../integrations/slack/manifest.yml"),
+    )
+    .unwrap();
+    let paths: Vec<String> = manifest
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let url = l
+                .strip_prefix("url:")
+                .or_else(|| l.strip_prefix("request_url:"))?;
+            let url = url.trim();
+            let path = url.strip_prefix("https://twig.example.com")?;
+            Some(path.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        ["/integrations/slack/commands", "/integrations/slack/events"],
+        "{manifest}"
+    );
+    for event in ["app_mention", "message.im"] {
+        assert!(manifest.contains(&format!("- {event}\n")), "{event}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "http://127.0.0.1:9").await;
+    for path in &paths {
+        let bad = Sig {
+            secret: "not-the-secret",
+            skew: 0,
+            retry: None,
+        };
+        let r = send(&s, path, "application/json", b"{}".to_vec(), bad).await;
+        assert_error(&r, 401, "unauthorized");
+    }
+}

@@ -3618,6 +3618,322 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations/slack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The org's Slack app settings (404 until they are first put). Requires Admin scope. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                200: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SlackSettings"];
+                    };
+                };
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        /** Connects the org's Slack workspace, or replaces its settings: `team_id` (one org per workspace), the answering `default_agent_id` (an agent of the org), `allowed_channel_ids` (empty: every conversation) and `show_citations` (default true). Requires Admin scope. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SlackSettingsInput"];
+                };
+            };
+            responses: {
+                200: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SlackSettings"];
+                    };
+                };
+                /** @description Invalid request: a missing or malformed field, body or parameter (`invalid_request`). */
+                400: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing, unknown, revoked or expired API key (`unauthorized`). */
+                401: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The key lacks the scope, or its user's role forbids it (`forbidden`). */
+                403: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such resource in the caller's organisation (`not_found`). */
+                404: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limit exceeded (`rate_limit_exceeded`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until a retry can succeed. */
+                        "Retry-After": number;
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Internal error (`internal_error`); never carries internals. */
+                500: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Temporarily unavailable (`service_unavailable`). */
+                503: {
+                    headers: {
+                        /** @description Requests per minute of the key's scope. */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left before throttling. */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Unix seconds when the allowance is full again. */
+                        "X-RateLimit-Reset"?: number;
+                        /** @description Id of the request (also `request_id` in error bodies). */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/interactions": {
         parameters: {
             query?: never;
@@ -8772,7 +9088,7 @@ export interface components {
         };
         /** @description Body of `POST /data-sources` for a google_drive source. */
         DataSourceCreateGoogleDrive: {
-            config: components["schemas"]["GoogleDriveConfig"];
+            config?: components["schemas"]["GoogleDriveConfig"] | null;
             /**
              * @description Display name (required on create).
              * @example Help Center
@@ -9147,14 +9463,29 @@ export interface components {
          * google_drive_config
          * @description `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
          */
-        GoogleDriveConfig: {
+        GoogleDriveConfig: ({
+            /** Format: uri */
+            base_url?: string | null;
             /** @default 512 */
             chunk_max_tokens?: number | null;
             /** @default 50 */
             chunk_overlap_tokens?: number | null;
-            folder_id: string;
+            client_id?: string | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            client_secret?: string | null;
+            drive_id?: string | null;
+            folder_id?: string | null;
+            folder_ids?: string[] | null;
+            /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
+            refresh_token?: string | null;
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. */
             service_account_json?: string | null;
+            /** Format: uri */
+            token_url?: string | null;
+        } & (unknown & unknown)) | {
+            service_account_json: unknown;
+        } | {
+            refresh_token: unknown;
         };
         /**
          * @description Widths of the time-series buckets.
@@ -9623,6 +9954,46 @@ export interface components {
             lookback_days?: number | null;
             /** @description Secret: stored encrypted, answered as "********"; sending that back keeps it. Also accepted as `bot_token` (not both). */
             token: string;
+        };
+        /** @description How an organisation's Slack workspace is answered. */
+        SlackSettings: {
+            /** @description Conversations answered in (`C…`, `G…`, `D…`); empty: every conversation. */
+            allowed_channel_ids: string[];
+            /**
+             * Format: date-time
+             * @description When the workspace was connected.
+             */
+            created_at: string;
+            /** @description The agent that answers mentions, direct messages and `/twig ask`. */
+            default_agent_id: components["schemas"]["AgentId"];
+            /** @description Whether answers list their sources as links. */
+            show_citations: boolean;
+            /**
+             * @description The Slack workspace (`team_id` of its events) answered for this organisation.
+             * @example T0123ABCDE
+             */
+            team_id: string;
+            /**
+             * Format: date-time
+             * @description Last change.
+             */
+            updated_at: string;
+        };
+        /**
+         * @description Body of `PUT /integrations/slack`: the whole settings (absent optional fields take their
+         *     defaults).
+         */
+        SlackSettingsInput: {
+            /** @description Conversation ids to answer in; empty or absent: every conversation. */
+            allowed_channel_ids?: string[] | null;
+            default_agent_id?: null | components["schemas"]["AgentId"];
+            /** @description List the sources under each answer (default true). */
+            show_citations?: boolean | null;
+            /**
+             * @description The Slack workspace id (`T…`), as in `team_id` of its events.
+             * @example T0123ABCDE
+             */
+            team_id?: string | null;
         };
         /** @description A chunk given to the model, as returned with an answer. */
         Source: {

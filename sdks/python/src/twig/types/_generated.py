@@ -352,7 +352,13 @@ class FileConfig(BaseModel):
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
 
 
-class GoogleDriveConfig(BaseModel):
+class FolderId(RootModel[str]):
+    root: str = Field(
+        ..., max_length=128, min_length=1, pattern='^[A-Za-z0-9_-]{5,128}$'
+    )
+
+
+class GoogleDriveConfig1(BaseModel):
     """
     `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
     """
@@ -360,15 +366,80 @@ class GoogleDriveConfig(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
+    base_url: Optional[AnyUrl] = None
     chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
     chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
-    folder_id: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
-    service_account_json: Optional[str] = Field(
+    client_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    client_secret: Optional[str] = Field(
         None, max_length=65536, min_length=1, pattern='\\S'
     )
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it.
     """
+    drive_id: Optional[str] = Field(
+        None, max_length=128, min_length=1, pattern='^[A-Za-z0-9_-]{5,128}$'
+    )
+    folder_id: Optional[str] = Field(
+        None, max_length=128, min_length=1, pattern='^[A-Za-z0-9_-]{5,128}$'
+    )
+    folder_ids: Optional[list[FolderId]] = Field(None, max_length=1000)
+    refresh_token: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    service_account_json: Optional[str] = Field(
+        ..., max_length=16384, min_length=1, pattern='^\\s*\\{[\\s\\S]*\\}\\s*$'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    token_url: Optional[AnyUrl] = None
+
+
+class GoogleDriveConfig2(BaseModel):
+    """
+    `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    base_url: Optional[AnyUrl] = None
+    chunk_max_tokens: Optional[int] = Field(512, ge=64, le=2048)
+    chunk_overlap_tokens: Optional[int] = Field(50, ge=0, le=1024)
+    client_id: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    client_secret: Optional[str] = Field(
+        None, max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    drive_id: Optional[str] = Field(
+        None, max_length=128, min_length=1, pattern='^[A-Za-z0-9_-]{5,128}$'
+    )
+    folder_id: Optional[str] = Field(
+        None, max_length=128, min_length=1, pattern='^[A-Za-z0-9_-]{5,128}$'
+    )
+    folder_ids: Optional[list[FolderId]] = Field(None, max_length=1000)
+    refresh_token: Optional[str] = Field(
+        ..., max_length=65536, min_length=1, pattern='\\S'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    service_account_json: Optional[str] = Field(
+        None, max_length=16384, min_length=1, pattern='^\\s*\\{[\\s\\S]*\\}\\s*$'
+    )
+    """
+    Secret: stored encrypted, answered as "********"; sending that back keeps it.
+    """
+    token_url: Optional[AnyUrl] = None
 
 
 class GranularityName(RootModel[Literal['hour', 'day', 'week', 'month']]):
@@ -733,6 +804,66 @@ class SlackConfig(BaseModel):
     token: str = Field(..., max_length=65536, min_length=1, pattern='\\S')
     """
     Secret: stored encrypted, answered as "********"; sending that back keeps it. Also accepted as `bot_token` (not both).
+    """
+
+
+class SlackSettings(BaseModel):
+    """
+    How an organisation's Slack workspace is answered.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    allowed_channel_ids: list[str]
+    """
+    Conversations answered in (`C…`, `G…`, `D…`); empty: every conversation.
+    """
+    created_at: AwareDatetime
+    """
+    When the workspace was connected.
+    """
+    default_agent_id: str
+    """
+    The agent that answers mentions, direct messages and `/twig ask`.
+    """
+    show_citations: bool
+    """
+    Whether answers list their sources as links.
+    """
+    team_id: str = Field(..., examples=['T0123ABCDE'])
+    """
+    The Slack workspace (`team_id` of its events) answered for this organisation.
+    """
+    updated_at: AwareDatetime
+    """
+    Last change.
+    """
+
+
+class SlackSettingsInput(BaseModel):
+    """
+    Body of `PUT /integrations/slack`: the whole settings (absent optional fields take their
+    defaults).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    allowed_channel_ids: Optional[list[str]] = Field(None, max_length=500)
+    """
+    Conversation ids to answer in; empty or absent: every conversation.
+    """
+    default_agent_id: Optional[str] = None
+    show_citations: Optional[bool] = None
+    """
+    List the sources under each answer (default true).
+    """
+    team_id: Optional[str] = Field(
+        None, examples=['T0123ABCDE'], pattern='^[TE][A-Z0-9]{8,20}$'
+    )
+    """
+    The Slack workspace id (`T…`), as in `team_id` of its events.
     """
 
 
@@ -1679,7 +1810,7 @@ class DataSourceCreateGoogleDrive(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    config: GoogleDriveConfig
+    config: Optional[Union[GoogleDriveConfig1, GoogleDriveConfig2]] = None
     name: str = Field(
         ...,
         examples=['Help Center'],
@@ -1838,13 +1969,14 @@ class DataSourceInput(BaseModel):
             WebsiteConfig,
             FileConfig,
             SlackConfig,
-            GoogleDriveConfig,
             SharepointConfig,
             ZendeskConfig,
             NotionConfig,
             OnedriveConfig,
             ConfluenceConfig1,
             ConfluenceConfig2,
+            GoogleDriveConfig1,
+            GoogleDriveConfig2,
         ]
     ] = None
     """
