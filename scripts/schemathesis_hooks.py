@@ -10,6 +10,8 @@ OpenAPI document names in a description; everything else the document itself mus
 - at most 50 webhook endpoints an organisation (before a create, the hook deletes the oldest
   ones the run made once 40 exist);
 - a source's `chunk_overlap_tokens` at most half of `chunk_max_tokens`;
+- a Google Drive `service_account_json` that is a service account's JSON key (its pattern
+  can only say "a JSON object"; a generated one is replaced by the loopback test key's);
 - what a data source's kind allows: the built-in `kb` source is not changed, synced or deleted
   through `/data-sources`, and files go only to `file` sources (the hook asks the server for
   the source's type);
@@ -147,7 +149,30 @@ def map_body(ctx, body):
         in_bounds = isinstance(mx, num) and isinstance(ov, num) and 64 <= mx <= 2048 and 0 <= ov <= 1024
         if in_bounds and ov * 2 > mx and not isinstance(mx, bool) and not isinstance(ov, bool):
             c["chunk_overlap_tokens"] = int(mx) // 2
+        sa = c.get("service_account_json")
+        if isinstance(sa, str) and re.fullmatch(r"\s*\{[\s\S]*\}\s*", sa) and not _is_key(sa):
+            c["service_account_json"] = _test_key()
     return body
+
+
+def _is_key(text):
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(v, dict):
+        return False
+    ok = lambda k: isinstance(v.get(k), str) and v[k].strip() != ""
+    return (v.get("type") in (None, "service_account") and ok("client_email")
+            and isinstance(v.get("private_key"), str) and "-----BEGIN PRIVATE KEY-----" in v["private_key"])
+
+
+def _test_key():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "crates", "twig-loopback", "testdata", "gdrive-test-key.pem")) as f:
+        pem = f.read()
+    return json.dumps({"type": "service_account", "client_email": "twig-sync@example.iam.gserviceaccount.com",
+                       "private_key": pem})
 
 
 def _get(path, field):

@@ -305,6 +305,37 @@ const TENANT: Check = Check {
     hint: "a tenant id (a GUID) or a verified domain such as contoso.onmicrosoft.com",
 };
 
+/// A Google Drive file, folder or shared drive id (`1A2b…`, `0AB…`): letters, digits, `-`, `_`.
+const DRIVE_ID: Check = Check {
+    test: |s| {
+        (5..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    },
+    pattern: "^[A-Za-z0-9_-]{5,128}$",
+    max_len: 128,
+    hint: "a Google Drive id such as 1AbCdEfGhIjKlMnOpQrStUvWxYz (from the folder's URL)",
+};
+
+/// A service account's JSON key file, pasted whole: the fields a token request signs with.
+const SERVICE_ACCOUNT: Check = Check {
+    test: |s| {
+        let Ok(v) = serde_json::from_str::<Value>(s) else {
+            return false;
+        };
+        let text = |k: &str| v[k].as_str().is_some_and(|t| !t.trim().is_empty());
+        v.is_object()
+            && (v["type"].is_null() || v["type"] == "service_account")
+            && text("client_email")
+            && v["private_key"]
+                .as_str()
+                .is_some_and(|k| k.contains("-----BEGIN PRIVATE KEY-----"))
+    },
+    pattern: r"^\s*\{[\s\S]*\}\s*$",
+    max_len: 16_384,
+    hint: "the service account's JSON key file (with client_email and a PEM private_key)",
+};
+
 /// Chunking settings every type accepts.
 const COMMON_FIELDS: &[Field] = &[
     f(
@@ -405,8 +436,18 @@ const SLACK_FIELDS: &[Field] = &[
     f("base_url", FieldKind::Url, false),
 ];
 const GOOGLE_DRIVE_FIELDS: &[Field] = &[
-    f("folder_id", FieldKind::Text, true),
-    secret("service_account_json"),
+    Field {
+        check: Some(&SERVICE_ACCOUNT),
+        ..secret("service_account_json")
+    },
+    f("client_id", FieldKind::Text, false),
+    secret("client_secret"),
+    secret("refresh_token"),
+    checked("folder_ids", FieldKind::TextList, false, &DRIVE_ID),
+    checked("folder_id", FieldKind::Text, false, &DRIVE_ID),
+    checked("drive_id", FieldKind::Text, false, &DRIVE_ID),
+    f("base_url", FieldKind::Url, false),
+    f("token_url", FieldKind::Url, false),
 ];
 const SHAREPOINT_FIELDS: &[Field] = &[
     f("site_url", FieldKind::Url, true),
@@ -466,6 +507,23 @@ const NOTION_FIELDS: &[Field] = &[
 fn one_of(kind: DataSourceType) -> &'static [&'static str] {
     match kind {
         DataSourceType::Confluence => &["domain", "base_url"],
+        DataSourceType::GoogleDrive => &["service_account_json", "refresh_token"],
+        _ => &[],
+    }
+}
+
+/// Fields that, when given, need others (an OAuth refresh token needs its client).
+fn requires(kind: DataSourceType) -> &'static [(&'static str, &'static [&'static str])] {
+    match kind {
+        DataSourceType::GoogleDrive => &[("refresh_token", &["client_id", "client_secret"])],
+        _ => &[],
+    }
+}
+
+/// Pairs of fields that exclude each other (two ways of signing in).
+fn exclusive(kind: DataSourceType) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        DataSourceType::GoogleDrive => &[("service_account_json", "refresh_token")],
         _ => &[],
     }
 }
@@ -925,6 +983,27 @@ pub fn validate_config(
             ),
         ));
     }
+    for (given, needed) in requires(kind) {
+        if !map.contains_key(*given) {
+            continue;
+        }
+        if let Some(missing) = needed.iter().find(|n| !map.contains_key(**n)) {
+            return Err(Error::invalid_field(
+                &format!("config.{missing}"),
+                format!("Missing required field: config.{missing} (config.{given} needs it)"),
+            ));
+        }
+    }
+    for (a, b) in exclusive(kind) {
+        if map.contains_key(*a) && map.contains_key(*b) {
+            return Err(Error::invalid_field(
+                &format!("config.{b}"),
+                format!(
+                    "config.{a} and config.{b} are two ways to sign in: keep one (send the other as null to remove a stored one)"
+                ),
+            ));
+        }
+    }
     let chunking = chunking_of(&map);
     if chunking.overlap_tokens * 2 > chunking.max_tokens && !overlap_given {
         map.insert(
@@ -1134,6 +1213,29 @@ pub fn config_schema(kind: DataSourceType) -> Value {
             .iter()
             .map(|n| serde_json::json!({"required": [n], "properties": {*n: {"not": {"type": "null"}}}}))
             .collect();
+    }
+    // Present means present and not null, as above.
+    let given = |names: &[&str]| {
+        let props: Map<String, Value> = names
+            .iter()
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    serde_json::json!({"not": {"type": "null"}}),
+                )
+            })
+            .collect();
+        serde_json::json!({"required": names, "properties": props})
+    };
+    let mut all = Vec::new();
+    for (field, needed) in requires(kind) {
+        all.push(serde_json::json!({"if": given(&[field]), "then": given(needed)}));
+    }
+    for (a, b) in exclusive(kind) {
+        all.push(serde_json::json!({"not": given(&[a, b])}));
+    }
+    if !all.is_empty() {
+        schema["allOf"] = Value::Array(all);
     }
     schema
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod confluence;
+pub mod gdrive;
 pub mod msgraph;
 pub mod notion;
 pub mod slack;

@@ -4,6 +4,7 @@
 //! `Retry-After` and error mapping to [`http::Remote`].
 
 mod confluence;
+mod gdrive;
 pub mod http;
 mod msgraph;
 pub mod notion;
@@ -24,9 +25,13 @@ pub fn open(ds: &DataSource, env: &ConnectorEnv) -> Result<Box<dyn Connector>, C
         DataSourceType::Zendesk => Ok(Box::new(zendesk::Zendesk::open(ds, env)?)),
         DataSourceType::Slack => slack::open(ds, env),
         DataSourceType::Sharepoint | DataSourceType::Onedrive => msgraph::open(ds, env),
-        _ => Err(ConnectorError::Permanent(format!(
-            "syncing {} data sources is not available yet",
-            ds.kind.as_str()
-        ))),
+        DataSourceType::GoogleDrive => gdrive::open(ds, env),
+        // Read by the file and crawl syncs, and the knowledge base, not through a connector.
+        DataSourceType::Website | DataSourceType::File | DataSourceType::Kb => {
+            Err(ConnectorError::Permanent(format!(
+                "{} data sources are not synced through a connector",
+                ds.kind.as_str()
+            )))
+        }
     }
 }

@@ -116,6 +116,9 @@ async fn data_source_validation_per_type() {
         json!({"type": "notion", "name": "x", "config": {"token": "s", "root_page_ids": ["nope"]}}),
         json!({"type": "slack", "name": "x", "config": {"channel_ids": "C1"}}),
         json!({"type": "google_drive", "name": "x", "config": {}}),
+        json!({"type": "google_drive", "name": "x", "config": {"folder_id": "1AbCdEfGh"}}),
+        json!({"type": "google_drive", "name": "x", "config": {"service_account_json": "{}"}}),
+        json!({"type": "google_drive", "name": "x", "config": {"refresh_token": "r", "client_id": "c"}}),
         json!({"type": "sharepoint", "name": "x", "config": {"site_url": 5}}),
         json!({"type": "sharepoint", "name": "x", "config": {"site_url": "https://x.sharepoint.com/sites/a"}}),
         json!({"type": "onedrive", "name": "x", "config": {"user": "ada@x.io", "tenant_id": "x.onmicrosoft.com", "client_id": "not-a-guid", "client_secret": "s"}}),
@@ -132,7 +135,8 @@ async fn data_source_validation_per_type() {
         json!({"type": "zendesk", "name": "z", "config": {"subdomain": "acme", "email": "a@x.io", "api_token": "t", "locale": "en-us"}}),
         json!({"type": "notion", "name": "n", "config": {"token": "secret_x", "root_page_ids": ["59833787-2cf9-4fdf-8782-e53db20768a5"]}}),
         json!({"type": "slack", "name": "s", "config": {"channel_ids": ["C1"], "bot_token": "xoxb-secret"}}),
-        json!({"type": "google_drive", "name": "g", "config": {"folder_id": "abc"}}),
+        json!({"type": "google_drive", "name": "g", "config": {"folder_id": "1AbCdEfGh", "service_account_json": twig_loopback::gdrive::FakeDrive::new("a@b.iam.gserviceaccount.com").service_account_json()}}),
+        json!({"type": "google_drive", "name": "g2", "config": {"refresh_token": "xoxb-secret", "client_id": "c.apps.googleusercontent.com", "client_secret": "xoxb-secret"}}),
         json!({"type": "sharepoint", "name": "sp", "config": {"site_url": "https://x.sharepoint.com/sites/a", "tenant_id": "x.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555", "client_secret": "xoxb-secret"}}),
     ] {
         let r = s.post("/api/v1/data-sources", k, good.clone()).await;

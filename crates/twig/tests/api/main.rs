@@ -8,6 +8,7 @@ mod cli;
 mod confluence;
 mod data_sources;
 mod errors;
+mod gdrive;
 mod helpers;
 mod ingest;
 mod kb;
