@@ -52,6 +52,13 @@ pub fn refine(doc: &mut Value) {
             a["uniqueItems"] = Value::Bool(true);
         });
     }
+    // Each allowed channel is a conversation id, as `SlackSettingsInput::parse` checks.
+    on_array(
+        &mut schemas["SlackSettingsInput"]["properties"]["allowed_channel_ids"],
+        |a| {
+            a["items"]["pattern"] = Value::from(twig_core::slack::CHANNEL_ID_PATTERN);
+        },
+    );
     subscribable_events(schemas);
     // An upload needs at least one file.
     schemas["UploadForm"]["required"] = json!(["files"]);
@@ -236,7 +243,8 @@ fn data_source_schemas(schemas: &mut Value) {
         let t = kind.as_str();
         let config_name = format!("{}Config", camel(t));
         let config = config_schema(kind);
-        let config_required = config.get("required").is_some();
+        // A type that needs one of several fields needs a config too.
+        let config_required = config.get("required").is_some() || config.get("anyOf").is_some();
         schemas[&config_name] = config;
         let config_ref = json!({"$ref": format!("#/components/schemas/{config_name}")});
         configs.push(config_ref.clone());

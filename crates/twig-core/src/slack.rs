@@ -79,10 +79,11 @@ impl SlackSettings {
 #[serde(deny_unknown_fields)]
 pub struct SlackSettingsInput {
     /// The Slack workspace id (`T…`), as in `team_id` of its events.
-    #[schema(pattern = "^[TE][A-Z0-9]{8,20}$", example = "T0123ABCDE")]
+    // Required (the parser names a missing one); Option only so that message is ours.
+    #[schema(value_type = String, required = true, pattern = "^[TE][A-Z0-9]{8,20}$", example = "T0123ABCDE")]
     pub team_id: Option<String>,
     /// The agent (`agent_…`) of this organisation that answers.
-    #[schema(value_type = Option<AgentId>)]
+    #[schema(value_type = AgentId, required = true)]
     pub default_agent_id: Option<String>,
     /// Conversation ids to answer in; empty or absent: every conversation.
     #[schema(max_items = 500)]

@@ -326,7 +326,7 @@ impl FakeDrive {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !t.tokens.get(token).is_some_and(|exp| *exp > Instant::now()) {
+        if t.tokens.get(token).is_none_or(|exp| *exp <= Instant::now()) {
             return Err(api_error(
                 StatusCode::UNAUTHORIZED,
                 "authError",
@@ -516,7 +516,7 @@ fn matches(f: &FileRec, terms: &[Term]) -> bool {
 }
 
 fn all_drives(q: &HashMap<String, String>) -> Result<(), Response> {
-    if q.get("driveId").is_some()
+    if q.contains_key("driveId")
         && !(q.get("supportsAllDrives").is_some_and(|v| v == "true")
             && q.get("includeItemsFromAllDrives")
                 .is_some_and(|v| v == "true"))
@@ -685,7 +685,7 @@ async fn start_token(
     if let Err(r) = d.check(&headers, "start") {
         return r;
     }
-    if q.get("driveId").is_some() && q.get("supportsAllDrives").is_none_or(|v| v != "true") {
+    if q.contains_key("driveId") && q.get("supportsAllDrives").is_none_or(|v| v != "true") {
         return api_error(
             StatusCode::FORBIDDEN,
             "teamDrivesParameterRequired",

@@ -9088,7 +9088,7 @@ export interface components {
         };
         /** @description Body of `POST /data-sources` for a google_drive source. */
         DataSourceCreateGoogleDrive: {
-            config?: components["schemas"]["GoogleDriveConfig"] | null;
+            config: components["schemas"]["GoogleDriveConfig"];
             /**
              * @description Display name (required on create).
              * @example Help Center
@@ -9986,14 +9986,15 @@ export interface components {
         SlackSettingsInput: {
             /** @description Conversation ids to answer in; empty or absent: every conversation. */
             allowed_channel_ids?: string[] | null;
-            default_agent_id?: null | components["schemas"]["AgentId"];
+            /** @description The agent (`agent_…`) of this organisation that answers. */
+            default_agent_id: components["schemas"]["AgentId"];
             /** @description List the sources under each answer (default true). */
             show_citations?: boolean | null;
             /**
              * @description The Slack workspace id (`T…`), as in `team_id` of its events.
              * @example T0123ABCDE
              */
-            team_id?: string | null;
+            team_id: string;
         };
         /** @description A chunk given to the model, as returned with an answer. */
         Source: {

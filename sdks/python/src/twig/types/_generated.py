@@ -841,6 +841,10 @@ class SlackSettings(BaseModel):
     """
 
 
+class AllowedChannelId(RootModel[str]):
+    root: str = Field(..., pattern='^[CGD][A-Z0-9]{8,20}$')
+
+
 class SlackSettingsInput(BaseModel):
     """
     Body of `PUT /integrations/slack`: the whole settings (absent optional fields take their
@@ -850,18 +854,19 @@ class SlackSettingsInput(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    allowed_channel_ids: Optional[list[str]] = Field(None, max_length=500)
+    allowed_channel_ids: Optional[list[AllowedChannelId]] = Field(None, max_length=500)
     """
     Conversation ids to answer in; empty or absent: every conversation.
     """
-    default_agent_id: Optional[str] = None
+    default_agent_id: str
+    """
+    The agent (`agent_…`) of this organisation that answers.
+    """
     show_citations: Optional[bool] = None
     """
     List the sources under each answer (default true).
     """
-    team_id: Optional[str] = Field(
-        None, examples=['T0123ABCDE'], pattern='^[TE][A-Z0-9]{8,20}$'
-    )
+    team_id: str = Field(..., examples=['T0123ABCDE'], pattern='^[TE][A-Z0-9]{8,20}$')
     """
     The Slack workspace id (`T…`), as in `team_id` of its events.
     """
@@ -1810,7 +1815,12 @@ class DataSourceCreateGoogleDrive(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
-    config: Optional[Union[GoogleDriveConfig1, GoogleDriveConfig2]] = None
+    config: Union[GoogleDriveConfig1, GoogleDriveConfig2] = Field(
+        ..., title='google_drive_config'
+    )
+    """
+    `config` of a google_drive data source. `chunk_overlap_tokens` is at most half of `chunk_max_tokens`; left out, it is 50 or that half, whichever is smaller.
+    """
     name: str = Field(
         ...,
         examples=['Help Center'],
