@@ -1206,15 +1206,8 @@ pub fn config_schema(kind: DataSourceType) -> Value {
     if !required.is_empty() {
         schema["required"] = Value::Array(required);
     }
-    let needs = one_of(kind);
-    if !needs.is_empty() {
-        // `required` alone is met by a null, which counts as absent here.
-        schema["anyOf"] = needs
-            .iter()
-            .map(|n| serde_json::json!({"required": [n], "properties": {*n: {"not": {"type": "null"}}}}))
-            .collect();
-    }
-    // Present means present and not null, as above.
+    // Present means present and not null: `required` alone is met by a null, which counts
+    // as absent here.
     let given = |names: &[&str]| {
         let props: Map<String, Value> = names
             .iter()
@@ -1227,6 +1220,10 @@ pub fn config_schema(kind: DataSourceType) -> Value {
             .collect();
         serde_json::json!({"required": names, "properties": props})
     };
+    let needs = one_of(kind);
+    if !needs.is_empty() {
+        schema["anyOf"] = needs.iter().map(|n| given(&[n])).collect();
+    }
     let mut all = Vec::new();
     for (field, needed) in requires(kind) {
         all.push(serde_json::json!({"if": given(&[field]), "then": given(needed)}));
