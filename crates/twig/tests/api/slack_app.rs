@@ -137,14 +137,19 @@ async fn sentinel(s: &TestServer, slack: &FakeSlack, channel: &str, id: &str) ->
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let all = posts(slack, before + 1).await;
-    // The answers of two runners may land in either order.
-    assert!(
-        all[before..]
+    // Answers to earlier events may still be landing: wait for the sentinel's own thread.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = slack.posted();
+        if all[before..]
             .iter()
-            .any(|p| p.thread_ts.as_deref() == Some(&ts)),
-        "{all:#?}"
-    );
+            .any(|p| p.thread_ts.as_deref() == Some(&ts))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no sentinel answer: {all:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     slack.posted()
 }
