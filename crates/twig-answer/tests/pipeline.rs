@@ -22,7 +22,7 @@ use twig_core::retrieval::{
     UpsertOutcome,
 };
 use twig_core::store::Store;
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 /// Serves fixed chunks; records every query.
 struct FixedRetriever {
@@ -228,8 +228,7 @@ struct Env {
 
 async fn env(model: Arc<Scripted>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&dir.path().join("t.db")).await.unwrap());
     let org = Org::new("o").unwrap();
     store.create_org(&org).await.unwrap();
     let ds = DataSource::create(

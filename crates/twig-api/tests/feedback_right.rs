@@ -15,7 +15,7 @@ use twig_core::service::{keys, users};
 use twig_core::store::Store;
 use twig_core::user::UserInput;
 use twig_index::engine::{Engine, EngineConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 async fn feedback(_: Authed<Feedback>) -> &'static str {
     "ok"
@@ -36,11 +36,8 @@ async fn status(app: &Router, path: &str, key: &str) -> StatusCode {
 #[tokio::test]
 async fn readonly_users_keys_may_query_but_not_give_feedback() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
     let engine = Engine::open(
         store.clone(),
         None,

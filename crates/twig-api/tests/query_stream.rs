@@ -24,7 +24,7 @@ use twig_core::retrieval::{
     UpsertOutcome,
 };
 use twig_core::store::Store;
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 /// One relevant chunk for every query.
 struct OneChunk;
@@ -148,11 +148,8 @@ struct Server {
 
 async fn start(model: Arc<Model>) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
     let org = Org::new("acme").unwrap();
     store.create_org(&org).await.unwrap();
     let (k, h, secret) = ApiKey::mint(

@@ -12,7 +12,7 @@ use twig_core::org::Org;
 use twig_core::retrieval::{ChunkingOptions, DocumentInput, Embedder, Retriever, SectionInput};
 use twig_core::store::Store;
 use twig_index::engine::{Engine, EngineConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 struct Server {
     base: String,
@@ -37,11 +37,8 @@ fn model() -> Arc<dyn Embedder> {
 
 async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
     let embedder = tokio::task::spawn_blocking(model).await.unwrap();
     let engine = Engine::open(
         store.clone(),

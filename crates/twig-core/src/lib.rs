@@ -17,6 +17,7 @@ pub mod llm;
 pub mod org;
 pub mod page;
 pub mod ratelimit;
+pub mod redact;
 pub mod retrieval;
 pub mod service;
 pub mod slack;

@@ -10,7 +10,7 @@ use twig_core::retrieval::{
 };
 use twig_core::store::Store;
 use twig_index::engine::{Engine, EngineConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 /// Bag-of-words vectors hashed into 64 dimensions: similar words, similar vectors.
 struct HashEmbedder;
@@ -60,11 +60,8 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
     let org = Org::new("o").unwrap();
     store.create_org(&org).await.unwrap();
     let ds = data_source(&store, &org).await;

@@ -15,7 +15,7 @@ use twig_ingest::files::FileStore;
 use twig_ingest::sync::SyncHandler;
 use twig_ingest::IngestConfig;
 use twig_jobs::{Runner, RunnerConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 struct Rig {
     store: Arc<dyn Store>,
@@ -27,11 +27,8 @@ struct Rig {
 
 async fn rig() -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("twig.db"))
-            .await
-            .unwrap(),
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
     let engine = Engine::open(
         store.clone(),
         None,

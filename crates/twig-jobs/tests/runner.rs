@@ -10,7 +10,7 @@ use twig_core::org::Org;
 use twig_core::store::Store;
 use twig_core::time;
 use twig_jobs::{Backoff, JobContext, JobError, JobHandler, Runner, RunnerConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 /// Behaves as its payload's `mode` says.
 struct Scripted {
@@ -57,8 +57,7 @@ async fn setup(
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&dir.path().join("t.db")).await.unwrap());
     let org = Org::new("o").unwrap();
     store.create_org(&org).await.unwrap();
     let handler = Arc::new(Scripted {

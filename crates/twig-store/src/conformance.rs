@@ -1104,6 +1104,79 @@ fn record(ds: &DataSource, key: &str, status: DocumentStatus, error: Option<&str
     }
 }
 
+/// Chunks with their embeddings round-trip; every change is logged in commit order, and the
+/// log's high-water mark is what the indexes resume from.
+pub async fn chunks_and_the_change_log(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let ds = website(store, &o, "docs").await;
+    let docs = store.documents();
+    assert_eq!(docs.last_change().await.unwrap(), 0);
+    let chunk = |doc: &Document, pos: u32, text: &str, v: Option<Vec<f32>>| StoredChunk {
+        id: ChunkId::generate(),
+        document_id: doc.id.clone(),
+        position: pos,
+        text: text.into(),
+        heading_path: vec!["Guide".into(), text.into()],
+        token_count: 3 + pos,
+        page: (pos > 0).then_some(pos),
+        embedding: v,
+    };
+    let mut a = record(&ds, "a", DocumentStatus::Indexed, None);
+    a.chunks = 2;
+    let a_chunks = vec![
+        chunk(&a, 0, "first", Some(vec![0.6, 0.8, 0.0])),
+        chunk(&a, 1, "second", Some(vec![0.0, 0.0, 1.0])),
+    ];
+    let s1 = docs.upsert_document(&a, &a_chunks).await.unwrap();
+    let mut b = record(&ds, "b", DocumentStatus::Indexed, None);
+    b.chunks = 1;
+    let b_chunks = vec![chunk(&b, 0, "lexical only", None)];
+    let s2 = docs.upsert_document(&b, &b_chunks).await.unwrap();
+    assert!(s2 > s1, "{s1} then {s2}");
+    let (got, chunks) = docs.document_with_chunks(&a.id).await.unwrap().unwrap();
+    assert_eq!(got.chunks, 2);
+    assert_eq!(
+        chunks, a_chunks,
+        "text, headings, pages and embeddings round-trip"
+    );
+    assert_eq!(docs.count_chunks(&o.id, None).await.unwrap(), 3);
+    assert_eq!(
+        docs.count_chunks(&o.id, Some(&[ds.id.clone()]))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(docs.count_chunks(&o.id, Some(&[])).await.unwrap(), 0);
+    let rows = docs.vector_rows(None, 10).await.unwrap();
+    assert_eq!(rows.len(), 2, "only chunks with embeddings");
+    assert!(rows
+        .iter()
+        .all(|r| r.document_id == a.id && r.org_id == o.id));
+    let details = docs
+        .chunk_details(&o.id, &[b_chunks[0].id.clone(), a_chunks[1].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(details.len(), 2);
+    let deleted = docs.delete_document(&o.id, &a.id).await.unwrap();
+    let s3 = deleted.expect("a existed");
+    assert!(s3 > s2);
+    let log = docs.changes_since(0, 10).await.unwrap();
+    let order: Vec<(u64, DocumentId)> =
+        log.iter().map(|c| (c.seq, c.document_id.clone())).collect();
+    assert_eq!(
+        order,
+        vec![(s1, a.id.clone()), (s2, b.id.clone()), (s3, a.id.clone())]
+    );
+    assert_eq!(docs.changes_since(s2, 10).await.unwrap().len(), 1);
+    assert_eq!(docs.last_change().await.unwrap(), s3);
+    assert!(docs.document_with_chunks(&a.id).await.unwrap().is_none());
+    assert_eq!(docs.count_chunks(&o.id, None).await.unwrap(), 1);
+    // Pruning never lowers the high-water mark a restarted index resumes from.
+    docs.prune_changes(s3).await.unwrap();
+    assert_eq!(docs.last_change().await.unwrap(), s3);
+    assert!(docs.changes_since(s3, 10).await.unwrap().is_empty());
+}
+
 /// Document records: one per source key, failures requeued, states counted and listed per org.
 pub async fn document_records_and_states(store: &dyn Store) {
     let o = org(store, "o").await;
@@ -1980,7 +2053,7 @@ pub async fn slack_settings_and_event_memory(store: &dyn Store) {
 macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@each $make;
-            bootstrap_only_once, api_keys_roundtrip_and_revoke, api_key_needs_existing_org, agents_crud,
+            bootstrap_only_once, api_keys_roundtrip_and_revoke, chunks_and_the_change_log, api_key_needs_existing_org, agents_crud,
             agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
             jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,

@@ -1,11 +1,12 @@
 //! Record storage: implementations of [`twig_core::store::Store`].
 //!
-//! The backend is chosen by the database URL's scheme ([`open`]); callers only
-//! ever see `Arc<dyn Store>`.
+//! The backend is chosen by the database URL's scheme ([`open`]): `sqlite://` or
+//! `postgres://`; callers only ever see `Arc<dyn Store>`.
 
 pub mod conformance;
+pub mod scratch;
 pub mod secrets;
-pub mod sqlite;
+pub mod sql;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +16,11 @@ use twig_core::store::Store;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The URL names a backend this build does not have.
-    #[error("unsupported database URL scheme in {0:?}: expected sqlite:// (postgres:// comes with the scale-out mode)")]
+    #[error("unsupported database URL scheme {0:?}: expected sqlite://PATH or postgres://…")]
     UnsupportedScheme(String),
+    /// PostgreSQL was named without the key that seals secrets.
+    #[error("a postgres:// database needs `secret_key` (TWIG_SECRET_KEY): every node seals and opens secrets with the same key")]
+    SecretKeyRequired,
     /// The backend refused to open or migrate.
     #[error("cannot open database {url}: {source:#}")]
     Backend {
@@ -43,16 +47,23 @@ pub async fn open_with_key(
     url: &str,
     secret_key: Option<&str>,
 ) -> Result<Arc<dyn Store>, OpenError> {
+    let backend = |source| OpenError::Backend {
+        url: redact(url),
+        source,
+    };
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
-        let store = sqlite::SqliteStore::open_with_key(Path::new(path), secret_key)
+        let store = sql::SqlStore::open_with_key(Path::new(path), secret_key)
             .await
-            .map_err(|source| OpenError::Backend {
-                url: url.to_owned(),
-                source,
-            })?;
+            .map_err(backend)?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let key = secret_key.ok_or(OpenError::SecretKeyRequired)?;
+        let store = sql::SqlStore::connect_postgres(url, key)
+            .await
+            .map_err(backend)?;
         Ok(Arc::new(store))
     } else {
         Err(OpenError::UnsupportedScheme(
@@ -60,3 +71,5 @@ pub async fn open_with_key(
         ))
     }
 }
+
+pub use twig_core::redact::url as redact;

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 use twig_core::store::Store;
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("twig.db"))
+    let store = SqlStore::open(&dir.path().join("twig.db"))
         .await
         .expect("open");
     (Arc::new(store), dir)
@@ -20,10 +20,10 @@ async fn data_survives_reopen() {
     let path = dir.path().join("twig.db");
     let org = twig_core::org::Org::new("persist").unwrap();
     {
-        let s = SqliteStore::open(&path).await.unwrap();
+        let s = SqlStore::open(&path).await.unwrap();
         s.create_org(&org).await.unwrap();
     }
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = SqlStore::open(&path).await.unwrap();
     assert_eq!(s.get_org(&org.id).await.unwrap(), Some(org));
 }
 
@@ -47,7 +47,7 @@ async fn secrets_are_encrypted_at_rest() {
     )
     .unwrap();
     {
-        let s = SqliteStore::open(&path).await.unwrap();
+        let s = SqlStore::open(&path).await.unwrap();
         s.create_org(&org).await.unwrap();
         s.create_data_source(&ds).await.unwrap();
     }
@@ -55,10 +55,10 @@ async fn secrets_are_encrypted_at_rest() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!bytes.windows(16).any(|w| w == b"xoxb-VERY-SECRET"));
     }
-    let s = SqliteStore::open(&path).await.unwrap();
+    let s = SqlStore::open(&path).await.unwrap();
     let got = s.get_data_source(&org.id, &ds.id).await.unwrap().unwrap();
     assert_eq!(got.config["token"], json!("xoxb-VERY-SECRET"));
-    let other = SqliteStore::open_with_key(&path, Some(&"ab".repeat(32)))
+    let other = SqlStore::open_with_key(&path, Some(&"ab".repeat(32)))
         .await
         .unwrap();
     assert!(other.get_data_source(&org.id, &ds.id).await.is_err());

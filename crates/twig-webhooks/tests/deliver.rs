@@ -18,7 +18,7 @@ use twig_core::store::Store;
 use twig_core::time;
 use twig_core::webhook::{DeliveryStatus, EventKind, Webhook};
 use twig_jobs::{Backoff, Runner, RunnerConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 use twig_webhooks::{DeliverHandler, DeliveryPolicy};
 
 #[derive(Clone, Default)]
@@ -94,8 +94,7 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&dir.path().join("t.db")).await.unwrap());
     let org = Org::new("acme").unwrap();
     store.create_org(&org).await.unwrap();
     Env {
@@ -333,7 +332,7 @@ async fn the_outbox_survives_reopening_the_store() {
     let (rx, url) = receiver(&[]).await;
     let org = Org::new("acme").unwrap();
     {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(SqlStore::open(&path).await.unwrap());
         store.create_org(&org).await.unwrap();
         let e = Env {
             store,
@@ -344,7 +343,7 @@ async fn the_outbox_survives_reopening_the_store() {
         touch_agent(&e).await;
         // The process "stops" here, before any worker ran.
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&path).await.unwrap());
     let r = runner(&store, policy(&[], Duration::from_secs(3600)));
     drain(&r, Duration::from_secs(5)).await;
     assert_eq!(rx.got.lock().unwrap().len(), 1);

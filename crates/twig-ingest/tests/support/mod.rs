@@ -21,7 +21,7 @@ use twig_ingest::files::FileStore;
 use twig_ingest::sync::{ConnectorOpener, SyncHandler};
 use twig_ingest::IngestConfig;
 use twig_jobs::{Runner, RunnerConfig};
-use twig_store::sqlite::SqliteStore;
+use twig_store::sql::SqlStore;
 
 /// A store, an index and a job runner with one data source.
 pub struct SyncRig {
@@ -72,11 +72,8 @@ impl SyncRig {
     /// The general form.
     pub async fn with(kind: &str, config: Value, setup: Setup) -> SyncRig {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&dir.path().join("twig.db"))
-                .await
-                .unwrap(),
-        );
+        let store: Arc<dyn Store> =
+            Arc::new(SqlStore::open(&dir.path().join("twig.db")).await.unwrap());
         let engine = Engine::open(
             store.clone(),
             None,

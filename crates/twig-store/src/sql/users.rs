@@ -2,8 +2,8 @@
 
 use super::keys::{parse_role, parse_scopes, scopes_text};
 use super::{backend, bounds, from_micros, micros};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use twig_core::id::{OrgId, UserId};
 use twig_core::page::{Listed, Page};
 use twig_core::store::{StoreError, StoreResult};
@@ -12,7 +12,7 @@ use twig_core::user::{email_key, User};
 
 const COLUMNS: &str = "id, org_id, email, name, role, created_at, updated_at";
 
-fn row(r: &SqliteRow) -> StoreResult<User> {
+fn row(r: &AnyRow) -> StoreResult<User> {
     let role: String = r.try_get("role").map_err(backend)?;
     Ok(User {
         id: UserId::from_trusted(r.try_get("id").map_err(backend)?),
@@ -35,10 +35,10 @@ fn unique_or_backend(e: sqlx::Error, email: &str) -> StoreError {
     }
 }
 
-pub(super) async fn insert(tx: &mut Transaction<'static, Sqlite>, u: &User) -> StoreResult<()> {
+pub(super) async fn insert(tx: &mut Transaction<'static, Any>, u: &User) -> StoreResult<()> {
     let res = sqlx::query(
         "INSERT INTO users (id, org_id, email, email_key, name, role, created_at, updated_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $9)",
     )
     .bind(u.id.as_str())
     .bind(u.org_id.as_str())
@@ -61,9 +61,9 @@ pub(super) async fn insert(tx: &mut Transaction<'static, Sqlite>, u: &User) -> S
     Ok(())
 }
 
-pub(super) async fn get(pool: &SqlitePool, org: &OrgId, id: &UserId) -> StoreResult<Option<User>> {
+pub(super) async fn get(pool: &AnyPool, org: &OrgId, id: &UserId) -> StoreResult<Option<User>> {
     let r = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM users WHERE id = ? AND org_id = ?"
+        "SELECT {COLUMNS} FROM users WHERE id = $1 AND org_id = $2"
     ))
     .bind(id.as_str())
     .bind(org.as_str())
@@ -73,15 +73,15 @@ pub(super) async fn get(pool: &SqlitePool, org: &OrgId, id: &UserId) -> StoreRes
     r.as_ref().map(row).transpose()
 }
 
-pub(super) async fn list(pool: &SqlitePool, org: &OrgId, page: Page) -> StoreResult<Listed<User>> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = ?")
+pub(super) async fn list(pool: &AnyPool, org: &OrgId, page: Page) -> StoreResult<Listed<User>> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org_id = $1")
         .bind(org.as_str())
         .fetch_one(pool)
         .await
         .map_err(backend)?;
     let (limit, offset) = bounds(page);
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM users WHERE org_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM users WHERE org_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
     ))
     .bind(org.as_str())
     .bind(limit)
@@ -97,12 +97,12 @@ pub(super) async fn list(pool: &SqlitePool, org: &OrgId, page: Page) -> StoreRes
 
 /// Narrows the user's active keys to the role's scopes; revokes those left with none.
 async fn narrow_keys(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     u: &User,
     at: Timestamp,
 ) -> StoreResult<()> {
     let keys: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, scopes FROM api_keys WHERE user_id = ? AND org_id = ? AND revoked_at IS NULL",
+        "SELECT id, scopes FROM api_keys WHERE user_id = $1 AND org_id = $2 AND revoked_at IS NULL",
     )
     .bind(u.id.as_str())
     .bind(u.org_id.as_str())
@@ -116,11 +116,11 @@ async fn narrow_keys(
             continue;
         }
         let q = if kept.is_empty() {
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
                 .bind(micros(&at))
                 .bind(id)
         } else {
-            sqlx::query("UPDATE api_keys SET scopes = ? WHERE id = ?")
+            sqlx::query("UPDATE api_keys SET scopes = $1 WHERE id = $2")
                 .bind(scopes_text(&kept))
                 .bind(id)
         };
@@ -130,13 +130,13 @@ async fn narrow_keys(
 }
 
 pub(super) async fn update(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     u: &User,
     at: Timestamp,
 ) -> StoreResult<bool> {
     let res = sqlx::query(
-        "UPDATE users SET email = ?, email_key = ?, name = ?, role = ?, updated_at = ?
-         WHERE id = ? AND org_id = ?",
+        "UPDATE users SET email = $1, email_key = $2, name = $3, role = $4, updated_at = $5
+         WHERE id = $6 AND org_id = $7",
     )
     .bind(&u.email)
     .bind(email_key(&u.email))
@@ -156,13 +156,13 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     id: &UserId,
     at: Timestamp,
 ) -> StoreResult<bool> {
     sqlx::query(
-        "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND org_id = ? AND revoked_at IS NULL",
+        "UPDATE api_keys SET revoked_at = $1 WHERE user_id = $2 AND org_id = $3 AND revoked_at IS NULL",
     )
     .bind(micros(&at))
     .bind(id.as_str())
@@ -170,7 +170,7 @@ pub(super) async fn delete(
     .execute(&mut **tx)
     .await
     .map_err(backend)?;
-    let res = sqlx::query("DELETE FROM users WHERE id = ? AND org_id = ?")
+    let res = sqlx::query("DELETE FROM users WHERE id = $1 AND org_id = $2")
         .bind(id.as_str())
         .bind(org.as_str())
         .execute(&mut **tx)

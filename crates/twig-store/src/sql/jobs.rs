@@ -1,10 +1,10 @@
 //! The job queue on SQLite: claims are atomic because every write runs in a
 //! `BEGIN IMMEDIATE` transaction on the single writer connection.
 
-use super::{backend, from_micros, from_micros_opt, micros, SqliteStore};
+use super::{backend, from_micros, from_micros_opt, micros, Sql, SqlStore};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 use std::time::Duration;
 use twig_core::id::{JobId, OrgId};
 use twig_core::job::{Job, JobOutcome, JobStatus, NewJob};
@@ -15,7 +15,7 @@ const COLUMNS: &str =
     "id, org_id, kind, payload, status, attempts, max_attempts, run_at, lease_owner,
     lease_expires_at, progress, error, dedupe_key, created_at, updated_at";
 
-fn row(r: &SqliteRow) -> StoreResult<Job> {
+fn row(r: &AnyRow) -> StoreResult<Job> {
     let status: String = r.try_get("status").map_err(backend)?;
     let payload: String = r.try_get("payload").map_err(backend)?;
     let progress: String = r.try_get("progress").map_err(backend)?;
@@ -45,15 +45,12 @@ fn until(now: Timestamp, lease: Duration) -> i64 {
 
 /// Inserts a queued job inside the caller's transaction (no dedupe check), so a job
 /// commits or rolls back with the change that caused it.
-pub(super) async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
-    job: &NewJob,
-) -> StoreResult<JobId> {
+pub(super) async fn insert(tx: &mut Transaction<'static, Any>, job: &NewJob) -> StoreResult<JobId> {
     let now = time::now();
     let id = JobId::generate();
     sqlx::query(
         "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, max_attempts, run_at, progress, dedupe_key,
-            created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, '{}', ?, ?, ?)",
+            created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, '{}', $7, $8, $9)",
     )
     .bind(id.as_str())
     .bind(job.org_id.as_str())
@@ -71,12 +68,12 @@ pub(super) async fn insert(
 }
 
 #[async_trait]
-impl JobStore for SqliteStore {
+impl JobStore for SqlStore {
     async fn enqueue(&self, job: NewJob) -> StoreResult<(Job, bool)> {
         let mut tx = self.begin().await?;
         if let Some(key) = &job.dedupe_key {
             let existing = sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')"
+                "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = $1 AND status IN ('queued', 'running')"
             ))
             .bind(key)
             .fetch_optional(&mut *tx)
@@ -87,7 +84,7 @@ impl JobStore for SqliteStore {
             }
         }
         let id = insert(&mut tx, &job).await?;
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"))
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await
@@ -110,13 +107,9 @@ impl JobStore for SqliteStore {
         let mut tx = self.begin().await?;
         let now_us = micros(&now);
         loop {
-            let mut q =
-                QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM jobs WHERE kind IN ("));
-            let mut sep = q.separated(", ");
-            for k in kinds {
-                sep.push_bind(*k);
-            }
-            q.push(") AND ((status = 'queued' AND run_at <= ")
+            let mut q = Sql::new(format!("SELECT {COLUMNS} FROM jobs WHERE kind IN "));
+            q.push_list(kinds.iter().copied())
+                .push(" AND ((status = 'queued' AND run_at <= ")
                 .push_bind(now_us)
                 .push(") OR (status = 'running' AND lease_expires_at <= ")
                 .push_bind(now_us)
@@ -129,8 +122,8 @@ impl JobStore for SqliteStore {
             if job.status == JobStatus::Running && job.attempts >= job.max_attempts {
                 // Its worker died on the last allowed attempt: give up rather than loop forever.
                 sqlx::query(
-                    "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
-                        error = COALESCE(error, 'the worker stopped responding on the last attempt') WHERE id = ?",
+                    "UPDATE jobs SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1,
+                        error = COALESCE(error, 'the worker stopped responding on the last attempt') WHERE id = $2",
                 )
                 .bind(now_us)
                 .bind(job.id.as_str())
@@ -140,8 +133,8 @@ impl JobStore for SqliteStore {
                 continue;
             }
             sqlx::query(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?,
-                    updated_at = ? WHERE id = ?",
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, lease_expires_at = $2,
+                    updated_at = $3 WHERE id = $4",
             )
             .bind(worker)
             .bind(until(now, lease))
@@ -150,7 +143,7 @@ impl JobStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-            let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"))
+            let r = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
                 .bind(job.id.as_str())
                 .fetch_one(&mut *tx)
                 .await
@@ -171,8 +164,8 @@ impl JobStore for SqliteStore {
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let res = sqlx::query(
-            "UPDATE jobs SET lease_expires_at = ?, progress = COALESCE(?, progress), updated_at = ?
-             WHERE id = ? AND status = 'running' AND lease_owner = ?",
+            "UPDATE jobs SET lease_expires_at = $1, progress = COALESCE($2, progress), updated_at = $3
+             WHERE id = $4 AND status = 'running' AND lease_owner = $5",
         )
         .bind(until(now, lease))
         .bind(progress.map(|p| p.to_string()))
@@ -191,20 +184,20 @@ impl JobStore for SqliteStore {
         let now = micros(&time::now());
         let q = match &outcome {
             JobOutcome::Succeeded { progress } => sqlx::query(
-                "UPDATE jobs SET status = 'succeeded', progress = ?, error = NULL, lease_owner = NULL,
-                    lease_expires_at = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                "UPDATE jobs SET status = 'succeeded', progress = $1, error = NULL, lease_owner = NULL,
+                    lease_expires_at = NULL, updated_at = $2 WHERE id = $3 AND status = 'running' AND lease_owner = $4",
             )
             .bind(progress.to_string()),
             JobOutcome::Retry { error, run_at } => sqlx::query(
                 "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-                    run_at = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-                 WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                    run_at = $1, error = $2, lease_owner = NULL, lease_expires_at = NULL, updated_at = $3
+                 WHERE id = $4 AND status = 'running' AND lease_owner = $5",
             )
             .bind(micros(run_at))
             .bind(error),
             JobOutcome::Failed { error } => sqlx::query(
-                "UPDATE jobs SET status = 'failed', error = ?, lease_owner = NULL, lease_expires_at = NULL,
-                    updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                "UPDATE jobs SET status = 'failed', error = $1, lease_owner = NULL, lease_expires_at = NULL,
+                    updated_at = $2 WHERE id = $3 AND status = 'running' AND lease_owner = $4",
             )
             .bind(error),
         };
@@ -221,7 +214,7 @@ impl JobStore for SqliteStore {
 
     async fn latest_job(&self, dedupe_key: &str) -> StoreResult<Option<Job>> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = ? ORDER BY created_at DESC, id DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM jobs WHERE dedupe_key = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
         ))
         .bind(dedupe_key)
         .fetch_optional(&self.read)
@@ -249,7 +242,7 @@ impl JobStore for SqliteStore {
 
     async fn get_job(&self, org: &OrgId, id: &JobId) -> StoreResult<Option<Job>> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE org_id = ? AND id = ?"
+            "SELECT {COLUMNS} FROM jobs WHERE org_id = $1 AND id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())

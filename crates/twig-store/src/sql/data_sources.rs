@@ -2,8 +2,8 @@
 
 use super::{backend, bounds, from_micros, from_micros_opt, micros};
 use serde_json::{Map, Value};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use twig_core::datasource::{DataSource, DataSourceStatus, DataSourceType, SyncFrequency};
 use twig_core::id::{DataSourceId, OrgId};
 use twig_core::ingest::SyncCounters;
@@ -46,7 +46,7 @@ const SELECT: &str =
     "SELECT id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
     last_synced_at, last_error, created_at, updated_at FROM data_sources";
 
-fn row(r: &SqliteRow, secrets: &SecretBox) -> StoreResult<DataSource> {
+fn row(r: &AnyRow, secrets: &SecretBox) -> StoreResult<DataSource> {
     let kind: String = r.try_get("type").map_err(backend)?;
     let freq: String = r.try_get("sync_frequency").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
@@ -79,13 +79,13 @@ fn row(r: &SqliteRow, secrets: &SecretBox) -> StoreResult<DataSource> {
 }
 
 pub(super) async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     d: &DataSource,
     secrets: &SecretBox,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO data_sources (id, org_id, type, name, config, sync_frequency, status, chunks_indexed,
-            last_synced_at, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            last_synced_at, last_error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(d.id.as_str())
     .bind(d.org_id.as_str())
@@ -106,12 +106,12 @@ pub(super) async fn insert(
 }
 
 pub(super) async fn get(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org: &OrgId,
     id: &DataSourceId,
     secrets: &SecretBox,
 ) -> StoreResult<Option<DataSource>> {
-    let r = sqlx::query(&format!("{SELECT} WHERE org_id = ? AND id = ?"))
+    let r = sqlx::query(&format!("{SELECT} WHERE org_id = $1 AND id = $2"))
         .bind(org.as_str())
         .bind(id.as_str())
         .fetch_optional(pool)
@@ -121,28 +121,26 @@ pub(super) async fn get(
 }
 
 pub(super) async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org: &OrgId,
     status: Option<DataSourceStatus>,
     page: Page,
     secrets: &SecretBox,
 ) -> StoreResult<Listed<DataSource>> {
     let status = status.map(|s| s.as_str());
-    let filter = "org_id = ? AND (? IS NULL OR status = ?)";
+    let filter = "org_id = $1 AND ($2 IS NULL OR status = $2)";
     let total: i64 =
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM data_sources WHERE {filter}"))
             .bind(org.as_str())
-            .bind(status)
             .bind(status)
             .fetch_one(pool)
             .await
             .map_err(backend)?;
     let (limit, offset) = bounds(page);
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        "{SELECT} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(org.as_str())
-    .bind(status)
     .bind(status)
     .bind(limit)
     .bind(offset)
@@ -160,12 +158,12 @@ pub(super) async fn list(
 }
 
 pub(super) async fn update(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     d: &DataSource,
     secrets: &SecretBox,
 ) -> StoreResult<bool> {
     let res = sqlx::query(
-        "UPDATE data_sources SET name = ?, config = ?, sync_frequency = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+        "UPDATE data_sources SET name = $1, config = $2, sync_frequency = $3, updated_at = $4 WHERE id = $5 AND org_id = $6",
     )
     .bind(&d.name)
     .bind(seal_config(d.kind, &d.config, secrets))
@@ -180,11 +178,11 @@ pub(super) async fn update(
 }
 
 pub(super) async fn delete(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     id: &DataSourceId,
 ) -> StoreResult<bool> {
-    let res = sqlx::query("DELETE FROM data_sources WHERE id = ? AND org_id = ?")
+    let res = sqlx::query("DELETE FROM data_sources WHERE id = $1 AND org_id = $2")
         .bind(id.as_str())
         .bind(org.as_str())
         .execute(&mut **tx)
@@ -194,15 +192,15 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn save_counters(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &DataSourceId,
     c: &SyncCounters,
     begin: bool,
 ) -> StoreResult<bool> {
     let status = if begin { Some("processing") } else { None };
     let res = sqlx::query(
-        "UPDATE data_sources SET sync_total = ?, sync_done = ?, sync_failed = ?, sync_started_at = ?,
-            status = COALESCE(?, status) WHERE id = ?",
+        "UPDATE data_sources SET sync_total = $1, sync_done = $2, sync_failed = $3, sync_started_at = $4,
+            status = COALESCE($5, status) WHERE id = $6",
     )
     .bind(c.total as i64)
     .bind(c.done as i64)
@@ -217,12 +215,12 @@ pub(super) async fn save_counters(
 }
 
 pub(super) async fn counters(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org: &OrgId,
     id: &DataSourceId,
 ) -> StoreResult<Option<SyncCounters>> {
     let r = sqlx::query(
-        "SELECT sync_total, sync_done, sync_failed, sync_started_at FROM data_sources WHERE org_id = ? AND id = ?",
+        "SELECT sync_total, sync_done, sync_failed, sync_started_at FROM data_sources WHERE org_id = $1 AND id = $2",
     )
     .bind(org.as_str())
     .bind(id.as_str())
@@ -242,7 +240,7 @@ pub(super) async fn counters(
 }
 
 pub(super) async fn record_outcome(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &DataSourceId,
     status: DataSourceStatus,
     error: Option<&str>,
@@ -250,8 +248,8 @@ pub(super) async fn record_outcome(
 ) -> StoreResult<bool> {
     let synced = (status != DataSourceStatus::Failed).then(|| micros(&at));
     let res = sqlx::query(
-        "UPDATE data_sources SET status = ?, last_error = ?, last_synced_at = COALESCE(?, last_synced_at),
-            updated_at = ? WHERE id = ?",
+        "UPDATE data_sources SET status = $1, last_error = $2, last_synced_at = COALESCE($3, last_synced_at),
+            updated_at = $4 WHERE id = $5",
     )
     .bind(status.as_str())
     .bind(error)
@@ -265,7 +263,7 @@ pub(super) async fn record_outcome(
 }
 
 pub(super) async fn scheduled(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     secrets: &SecretBox,
 ) -> StoreResult<Vec<(DataSource, Option<Timestamp>)>> {
     let rows = sqlx::query(
@@ -287,11 +285,11 @@ pub(super) async fn scheduled(
 }
 
 pub(super) async fn in_status(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     status: DataSourceStatus,
     secrets: &SecretBox,
 ) -> StoreResult<Vec<DataSource>> {
-    let rows = sqlx::query(&format!("{SELECT} WHERE status = ? ORDER BY id"))
+    let rows = sqlx::query(&format!("{SELECT} WHERE status = $1 ORDER BY id"))
         .bind(status.as_str())
         .fetch_all(pool)
         .await

@@ -1,9 +1,9 @@
 //! Sessions, their turns, and interactions on SQLite.
 
-use super::{backend, bounds, from_micros, micros, SqliteStore};
+use super::{backend, bounds, from_micros, micros, Sql, SqlStore};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 use twig_core::agent::RagStrategy;
 use twig_core::id::{AgentId, ChunkId, InteractionId, KeyId, OrgId, SessionId};
 use twig_core::interaction::{
@@ -20,7 +20,7 @@ const COLUMNS: &str =
     model, rag_strategy, tokens_input, tokens_output, cost_usd, latency_ms, status, error, feedback,
     feedback_comment, created_at";
 
-fn interaction(r: &SqliteRow) -> StoreResult<Interaction> {
+fn interaction(r: &AnyRow) -> StoreResult<Interaction> {
     let strategy: String = r.try_get("rag_strategy").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
     let feedback: Option<String> = r.try_get("feedback").map_err(backend)?;
@@ -63,7 +63,7 @@ fn interaction(r: &SqliteRow) -> StoreResult<Interaction> {
     })
 }
 
-fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, org: &OrgId, f: &InteractionFilter) {
+fn push_filter(q: &mut Sql<'_>, org: &OrgId, f: &InteractionFilter) {
     q.push(" WHERE org_id = ")
         .push_bind(org.as_str().to_owned());
     if let Some(a) = &f.agent_id {
@@ -87,7 +87,7 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, org: &OrgId, f: &InteractionFil
 }
 
 #[async_trait]
-impl InteractionStore for SqliteStore {
+impl InteractionStore for SqlStore {
     async fn get_session(
         &self,
         org: &OrgId,
@@ -96,7 +96,7 @@ impl InteractionStore for SqliteStore {
     ) -> StoreResult<Option<Session>> {
         let r = sqlx::query(
             "SELECT id, org_id, agent_id, created_at, updated_at, expires_at FROM sessions
-             WHERE org_id = ? AND id = ? AND expires_at > ?",
+             WHERE org_id = $1 AND id = $2 AND expires_at > $3",
         )
         .bind(org.as_str())
         .bind(id.as_str())
@@ -126,7 +126,7 @@ impl InteractionStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT t.role, t.content, t.sources, t.created_at FROM session_turns t
              JOIN sessions s ON s.id = t.session_id
-             WHERE s.org_id = ? AND t.session_id = ? ORDER BY t.seq DESC LIMIT ?",
+             WHERE s.org_id = $1 AND t.session_id = $2 ORDER BY t.seq DESC LIMIT $3",
         )
         .bind(org.as_str())
         .bind(id.as_str())
@@ -161,7 +161,7 @@ impl InteractionStore for SqliteStore {
         let mut tx = self.begin().await?;
         if let Some(s) = session {
             let existing: Option<(String, String)> =
-                sqlx::query_as("SELECT org_id, agent_id FROM sessions WHERE id = ?")
+                sqlx::query_as("SELECT org_id, agent_id FROM sessions WHERE id = $1")
                     .bind(s.session_id.as_str())
                     .fetch_optional(&mut *tx)
                     .await
@@ -175,18 +175,20 @@ impl InteractionStore for SqliteStore {
                             s.session_id
                         )));
                     }
-                    sqlx::query("UPDATE sessions SET updated_at = ?, expires_at = ? WHERE id = ?")
-                        .bind(now)
-                        .bind(micros(&s.expires_at))
-                        .bind(s.session_id.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
+                    sqlx::query(
+                        "UPDATE sessions SET updated_at = $1, expires_at = $2 WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(micros(&s.expires_at))
+                    .bind(s.session_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 }
                 None => {
                     sqlx::query(
                         "INSERT INTO sessions (id, org_id, agent_id, created_at, updated_at, expires_at)
-                         VALUES (?, ?, ?, ?, ?, ?)",
+                         VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(s.session_id.as_str())
                     .bind(i.org_id.as_str())
@@ -200,7 +202,7 @@ impl InteractionStore for SqliteStore {
                 }
             }
             let next: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM session_turns WHERE session_id = ?",
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM session_turns WHERE session_id = $1",
             )
             .bind(s.session_id.as_str())
             .fetch_one(&mut *tx)
@@ -210,7 +212,7 @@ impl InteractionStore for SqliteStore {
                 let ids: Vec<&str> = t.sources.iter().map(|c| c.as_str()).collect();
                 sqlx::query(
                     "INSERT INTO session_turns (session_id, seq, role, content, sources, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(s.session_id.as_str())
                 .bind(next + n as i64)
@@ -224,7 +226,7 @@ impl InteractionStore for SqliteStore {
             }
         }
         sqlx::query(&format!(
-            "INSERT INTO interactions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO interactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(i.id.as_str())
         .bind(i.org_id.as_str())
@@ -268,7 +270,7 @@ impl InteractionStore for SqliteStore {
         id: &InteractionId,
     ) -> StoreResult<Option<Interaction>> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM interactions WHERE org_id = ? AND id = ?"
+            "SELECT {COLUMNS} FROM interactions WHERE org_id = $1 AND id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -284,15 +286,15 @@ impl InteractionStore for SqliteStore {
         filter: &InteractionFilter,
         page: Page,
     ) -> StoreResult<Listed<Interaction>> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM interactions");
+        let mut count = Sql::new("SELECT COUNT(*) FROM interactions");
         push_filter(&mut count, org, filter);
         let total: i64 = count
-            .build_query_scalar()
+            .build_scalar()
             .fetch_one(&self.read)
             .await
             .map_err(backend)?;
         let (limit, offset) = bounds(page);
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM interactions"));
+        let mut q = Sql::new(format!("SELECT {COLUMNS} FROM interactions"));
         push_filter(&mut q, org, filter);
         q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(limit)
@@ -314,8 +316,8 @@ impl InteractionStore for SqliteStore {
     ) -> StoreResult<Option<Interaction>> {
         let mut tx = self.begin().await?;
         let res = sqlx::query(
-            "UPDATE interactions SET feedback = ?, feedback_comment = ?, feedback_at = ?
-             WHERE org_id = ? AND id = ?",
+            "UPDATE interactions SET feedback = $1, feedback_comment = $2, feedback_at = $3
+             WHERE org_id = $4 AND id = $5",
         )
         .bind(feedback.as_str())
         .bind(comment)
@@ -329,7 +331,7 @@ impl InteractionStore for SqliteStore {
             return Ok(None);
         }
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM interactions WHERE org_id = ? AND id = ?"
+            "SELECT {COLUMNS} FROM interactions WHERE org_id = $1 AND id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -348,7 +350,7 @@ impl InteractionStore for SqliteStore {
 
     async fn delete_expired_sessions(&self, org: &OrgId, now: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
-        let res = sqlx::query("DELETE FROM sessions WHERE org_id = ? AND expires_at <= ?")
+        let res = sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND expires_at <= $2")
             .bind(org.as_str())
             .bind(micros(&now))
             .execute(&mut *tx)
@@ -366,6 +368,6 @@ impl InteractionStore for SqliteStore {
         twig_core::analytics::Metrics,
         Vec<twig_core::analytics::Bucket>,
     )> {
-        super::analytics::run(&self.read, org, query).await
+        super::analytics::run(&self.read, self.dialect, org, query).await
     }
 }

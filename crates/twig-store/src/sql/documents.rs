@@ -1,9 +1,9 @@
 //! Documents, chunks and the index change log.
 
-use super::{backend, from_micros, micros, SqliteStore};
+use super::{backend, from_micros, micros, Dialect, Sql, SqlStore};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 use twig_core::document::{
     decode_embedding, encode_embedding, ChunkDetail, Document, DocumentCounts, DocumentStatus,
     IndexChange, StoredChunk, VectorRow,
@@ -16,7 +16,7 @@ const DOC_COLUMNS: &str =
     "d.id, d.org_id, d.data_source_id, d.source_key, d.title, d.url, d.filename, d.content_hash,
     d.metadata, d.chunks, d.status, d.error, d.created_at, d.updated_at";
 
-fn doc_row(r: &SqliteRow) -> StoreResult<Document> {
+fn doc_row(r: &AnyRow) -> StoreResult<Document> {
     let metadata: String = r.try_get("metadata").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
     Ok(Document {
@@ -38,7 +38,7 @@ fn doc_row(r: &SqliteRow) -> StoreResult<Document> {
     })
 }
 
-fn chunk_row(r: &SqliteRow) -> StoreResult<StoredChunk> {
+fn chunk_row(r: &AnyRow) -> StoreResult<StoredChunk> {
     let heading: String = r.try_get("heading_path").map_err(backend)?;
     let emb: Option<Vec<u8>> = r.try_get("embedding").map_err(backend)?;
     let embedding = match emb {
@@ -63,9 +63,9 @@ fn chunk_row(r: &SqliteRow) -> StoreResult<StoredChunk> {
 }
 
 /// Logs a change of `doc` and returns its seq.
-async fn log_change(tx: &mut Transaction<'static, Sqlite>, doc: &DocumentId) -> StoreResult<u64> {
+async fn log_change(tx: &mut Transaction<'static, Any>, doc: &DocumentId) -> StoreResult<u64> {
     let seq: i64 =
-        sqlx::query_scalar("INSERT INTO index_changes (document_id) VALUES (?) RETURNING seq")
+        sqlx::query_scalar("INSERT INTO index_changes (document_id) VALUES ($1) RETURNING seq")
             .bind(doc.as_str())
             .fetch_one(&mut **tx)
             .await
@@ -74,12 +74,11 @@ async fn log_change(tx: &mut Transaction<'static, Sqlite>, doc: &DocumentId) -> 
 }
 
 /// Recomputes a data source's searchable chunk count.
-async fn recount(tx: &mut Transaction<'static, Sqlite>, ds: &DataSourceId) -> StoreResult<()> {
+async fn recount(tx: &mut Transaction<'static, Any>, ds: &DataSourceId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE data_sources SET chunks_indexed =
-            (SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE data_source_id = ?) WHERE id = ?",
+            (SELECT CAST(COALESCE(SUM(chunks), 0) AS BIGINT) FROM documents WHERE data_source_id = $1) WHERE id = $1",
     )
-    .bind(ds.as_str())
     .bind(ds.as_str())
     .execute(&mut **tx)
     .await
@@ -89,10 +88,10 @@ async fn recount(tx: &mut Transaction<'static, Sqlite>, ds: &DataSourceId) -> St
 
 /// Logs the removal of every document of a data source (before it is deleted).
 pub(super) async fn log_data_source_removal(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ds: &DataSourceId,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO index_changes (document_id) SELECT id FROM documents WHERE data_source_id = ? ORDER BY id")
+    sqlx::query("INSERT INTO index_changes (document_id) SELECT id FROM documents WHERE data_source_id = $1 ORDER BY id")
         .bind(ds.as_str())
         .execute(&mut **tx)
         .await
@@ -101,14 +100,14 @@ pub(super) async fn log_data_source_removal(
 }
 
 #[async_trait]
-impl DocumentStore for SqliteStore {
+impl DocumentStore for SqlStore {
     async fn find_document(
         &self,
         ds: &DataSourceId,
         source_key: &str,
     ) -> StoreResult<Option<Document>> {
         let r = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = ? AND d.source_key = ?"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = $1 AND d.source_key = $2"
         ))
         .bind(ds.as_str())
         .bind(source_key)
@@ -120,7 +119,7 @@ impl DocumentStore for SqliteStore {
 
     async fn get_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<Document>> {
         let r = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = ? AND d.id = ?"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = $1 AND d.id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -133,7 +132,7 @@ impl DocumentStore for SqliteStore {
     async fn upsert_document(&self, doc: &Document, chunks: &[StoredChunk]) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         let ds_ok: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = ? AND org_id = ?")
+            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = $1 AND org_id = $2")
                 .bind(doc.data_source_id.as_str())
                 .bind(doc.org_id.as_str())
                 .fetch_optional(&mut *tx)
@@ -147,7 +146,7 @@ impl DocumentStore for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO documents (id, org_id, data_source_id, source_key, title, url, filename, content_hash, metadata,
-                chunks, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                chunks, status, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (id) DO UPDATE SET source_key = excluded.source_key, title = excluded.title,
                 url = excluded.url, filename = excluded.filename, content_hash = excluded.content_hash,
                 metadata = excluded.metadata, chunks = excluded.chunks, status = excluded.status,
@@ -175,7 +174,7 @@ impl DocumentStore for SqliteStore {
             }
             _ => backend(e),
         })?;
-        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+        sqlx::query("DELETE FROM chunks WHERE document_id = $1")
             .bind(doc.id.as_str())
             .execute(&mut *tx)
             .await
@@ -183,7 +182,7 @@ impl DocumentStore for SqliteStore {
         for c in chunks {
             sqlx::query(
                 "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(c.id.as_str())
             .bind(doc.id.as_str())
@@ -206,7 +205,7 @@ impl DocumentStore for SqliteStore {
     async fn delete_document(&self, org: &OrgId, id: &DocumentId) -> StoreResult<Option<u64>> {
         let mut tx = self.begin().await?;
         let ds: Option<String> = sqlx::query_scalar(
-            "DELETE FROM documents WHERE id = ? AND org_id = ? RETURNING data_source_id",
+            "DELETE FROM documents WHERE id = $1 AND org_id = $2 RETURNING data_source_id",
         )
         .bind(id.as_str())
         .bind(org.as_str())
@@ -222,7 +221,7 @@ impl DocumentStore for SqliteStore {
 
     async fn changes_since(&self, seq: u64, limit: u32) -> StoreResult<Vec<IndexChange>> {
         let rows = sqlx::query(
-            "SELECT seq, document_id FROM index_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, document_id FROM index_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(seq as i64)
         .bind(i64::from(limit))
@@ -242,18 +241,28 @@ impl DocumentStore for SqliteStore {
     }
 
     async fn last_change(&self) -> StoreResult<u64> {
-        // AUTOINCREMENT keeps the high-water mark in sqlite_sequence even after pruning.
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'index_changes'")
-                .fetch_optional(&self.read)
-                .await
-                .map_err(backend)?;
+        // SQLite's AUTOINCREMENT keeps the high-water mark in sqlite_sequence even after
+        // pruning; PostgreSQL never prunes the log (see `prune_changes`).
+        let sql = match self.dialect {
+            Dialect::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'index_changes'",
+            Dialect::Postgres => "SELECT MAX(seq) FROM index_changes",
+        };
+        let seq: Option<i64> = sqlx::query_scalar(sql)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(backend)?
+            .flatten();
         Ok(seq.unwrap_or(0).max(0) as u64)
     }
 
     async fn prune_changes(&self, upto: u64) -> StoreResult<()> {
+        // Nodes sharing a PostgreSQL database each replay the log into their own indexes: one
+        // node's "applied" is not another's, so the log is kept there.
+        if self.dialect == Dialect::Postgres {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM index_changes WHERE seq <= ?")
+        sqlx::query("DELETE FROM index_changes WHERE seq <= $1")
             .bind(upto as i64)
             .execute(&mut *tx)
             .await
@@ -268,7 +277,7 @@ impl DocumentStore for SqliteStore {
         // One read transaction, so the document and its chunks are from the same commit.
         let mut tx = self.read.begin().await.map_err(backend)?;
         let r = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.id = ?"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.id = $1"
         ))
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
@@ -278,7 +287,7 @@ impl DocumentStore for SqliteStore {
         let doc = doc_row(&r)?;
         let rows = sqlx::query(
             "SELECT id, document_id, position, text, heading_path, token_count, page, embedding
-             FROM chunks WHERE document_id = ? ORDER BY position",
+             FROM chunks WHERE document_id = $1 ORDER BY position",
         )
         .bind(id.as_str())
         .fetch_all(&mut *tx)
@@ -300,7 +309,7 @@ impl DocumentStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT c.id, c.document_id, d.org_id, d.data_source_id, c.embedding FROM chunks c
              JOIN documents d ON d.id = c.document_id
-             WHERE c.embedding IS NOT NULL AND c.id > ? ORDER BY c.id LIMIT ?",
+             WHERE c.embedding IS NOT NULL AND c.id > $1 ORDER BY c.id LIMIT $2",
         )
         .bind(after.map(|c| c.as_str()).unwrap_or(""))
         .bind(i64::from(limit))
@@ -330,17 +339,14 @@ impl DocumentStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "SELECT c.id, c.document_id, c.position, c.text, c.heading_path, c.token_count, c.page, c.embedding,
                 d.data_source_id, d.title, d.url FROM chunks c JOIN documents d ON d.id = c.document_id
              WHERE d.org_id = ",
         );
-        q.push_bind(org.as_str()).push(" AND c.id IN (");
-        let mut sep = q.separated(", ");
-        for id in ids {
-            sep.push_bind(id.as_str());
-        }
-        q.push(")");
+        q.push_bind(org.as_str())
+            .push(" AND c.id IN ")
+            .push_list(ids.iter().map(|id| id.as_str()));
         let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
         rows.iter()
             .map(|r| {
@@ -361,23 +367,20 @@ impl DocumentStore for SqliteStore {
         org: &OrgId,
         data_sources: Option<&[DataSourceId]>,
     ) -> StoreResult<u64> {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE org_id = ",
+        // PostgreSQL sums BIGINTs to NUMERIC: cast back.
+        let mut q = Sql::new(
+            "SELECT CAST(COALESCE(SUM(chunks), 0) AS BIGINT) FROM documents WHERE org_id = ",
         );
         q.push_bind(org.as_str());
         if let Some(ds) = data_sources {
             if ds.is_empty() {
                 return Ok(0);
             }
-            q.push(" AND data_source_id IN (");
-            let mut sep = q.separated(", ");
-            for d in ds {
-                sep.push_bind(d.as_str());
-            }
-            q.push(")");
+            q.push(" AND data_source_id IN ")
+                .push_list(ds.iter().map(|d| d.as_str()));
         }
         let n: i64 = q
-            .build_query_scalar()
+            .build_scalar()
             .fetch_one(&self.read)
             .await
             .map_err(backend)?;
@@ -390,7 +393,7 @@ impl DocumentStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<DocumentId>> {
         let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM documents WHERE id > ? ORDER BY id LIMIT ?")
+            sqlx::query_scalar("SELECT id FROM documents WHERE id > $1 ORDER BY id LIMIT $2")
                 .bind(after.map(|d| d.as_str()).unwrap_or(""))
                 .bind(i64::from(limit))
                 .fetch_all(&self.read)
@@ -402,7 +405,7 @@ impl DocumentStore for SqliteStore {
     async fn insert_document_record(&self, doc: &Document) -> StoreResult<(Document, bool)> {
         let mut tx = self.begin().await?;
         let existing = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = ? AND d.source_key = ?"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = $1 AND d.source_key = $2"
         ))
         .bind(doc.data_source_id.as_str())
         .bind(&doc.source_key)
@@ -417,7 +420,7 @@ impl DocumentStore for SqliteStore {
             if found.status == DocumentStatus::Failed && doc.status != DocumentStatus::Indexed {
                 // A failure may be retried (queued again) or replaced by a newer reason.
                 sqlx::query(
-                    "UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE documents SET status = $1, error = $2, updated_at = $3 WHERE id = $4",
                 )
                 .bind(doc.status.as_str())
                 .bind(&doc.error)
@@ -434,7 +437,7 @@ impl DocumentStore for SqliteStore {
             return Ok((found, false));
         }
         let ds_ok: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = ? AND org_id = ?")
+            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = $1 AND org_id = $2")
                 .bind(doc.data_source_id.as_str())
                 .bind(doc.org_id.as_str())
                 .fetch_optional(&mut *tx)
@@ -448,7 +451,7 @@ impl DocumentStore for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO documents (id, org_id, data_source_id, source_key, title, url, filename, content_hash, metadata,
-                chunks, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                chunks, status, error, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13)",
         )
         .bind(doc.id.as_str())
         .bind(doc.org_id.as_str())
@@ -483,15 +486,16 @@ impl DocumentStore for SqliteStore {
         error: Option<&str>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let res =
-            sqlx::query("UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE id = ?")
-                .bind(status.as_str())
-                .bind(error)
-                .bind(micros(&twig_core::time::now()))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let res = sqlx::query(
+            "UPDATE documents SET status = $1, error = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(micros(&twig_core::time::now()))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(res.rows_affected() == 1)
     }
@@ -503,7 +507,7 @@ impl DocumentStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Listed<Document>> {
         let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM documents WHERE org_id = ? AND data_source_id = ?",
+            "SELECT COUNT(*) FROM documents WHERE org_id = $1 AND data_source_id = $2",
         )
         .bind(org.as_str())
         .bind(ds.as_str())
@@ -512,8 +516,8 @@ impl DocumentStore for SqliteStore {
         .map_err(backend)?;
         let (limit, offset) = super::bounds(page);
         let rows = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = ? AND d.data_source_id = ?
-             ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.org_id = $1 AND d.data_source_id = $2
+             ORDER BY d.created_at DESC, d.id DESC LIMIT $3 OFFSET $4"
         ))
         .bind(org.as_str())
         .bind(ds.as_str())
@@ -537,15 +541,13 @@ impl DocumentStore for SqliteStore {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
+        let mut q = Sql::new(format!(
             "SELECT {DOC_COLUMNS} FROM documents d WHERE d.data_source_id = "
         ));
-        q.push_bind(ds.as_str()).push(" AND d.status IN (");
-        let mut sep = q.separated(", ");
-        for s in statuses {
-            sep.push_bind(s.as_str());
-        }
-        q.push(") ORDER BY d.created_at, d.id LIMIT ")
+        q.push_bind(ds.as_str())
+            .push(" AND d.status IN ")
+            .push_list(statuses.iter().map(|s| s.as_str()))
+            .push(" ORDER BY d.created_at, d.id LIMIT ")
             .push_bind(i64::from(limit));
         let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
         rows.iter().map(doc_row).collect()
@@ -553,7 +555,7 @@ impl DocumentStore for SqliteStore {
 
     async fn count_documents(&self, ds: &DataSourceId) -> StoreResult<DocumentCounts> {
         let rows = sqlx::query(
-            "SELECT status, COUNT(*) AS n FROM documents WHERE data_source_id = ? GROUP BY status",
+            "SELECT status, COUNT(*) AS n FROM documents WHERE data_source_id = $1 GROUP BY status",
         )
         .bind(ds.as_str())
         .fetch_all(&self.read)
@@ -580,7 +582,7 @@ impl DocumentStore for SqliteStore {
 
     async fn set_sync_state(&self, id: &DocumentId, state: &serde_json::Value) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE documents SET sync_state = ? WHERE id = ?")
+        sqlx::query("UPDATE documents SET sync_state = $1 WHERE id = $2")
             .bind(state.to_string())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -594,7 +596,7 @@ impl DocumentStore for SqliteStore {
         ds: &DataSourceId,
     ) -> StoreResult<Vec<(Document, serde_json::Value)>> {
         let rows = sqlx::query(&format!(
-            "SELECT {DOC_COLUMNS}, d.sync_state FROM documents d WHERE d.data_source_id = ? ORDER BY d.id"
+            "SELECT {DOC_COLUMNS}, d.sync_state FROM documents d WHERE d.data_source_id = $1 ORDER BY d.id"
         ))
         .bind(ds.as_str())
         .fetch_all(&self.read)
@@ -614,7 +616,7 @@ impl DocumentStore for SqliteStore {
     ) -> StoreResult<Vec<(OrgId, DataSourceId)>> {
         let rows = sqlx::query(
             "SELECT DISTINCT org_id, data_source_id FROM documents
-             WHERE status = 'queued' AND updated_at < ? ORDER BY data_source_id",
+             WHERE status = 'queued' AND updated_at < $1 ORDER BY data_source_id",
         )
         .bind(super::micros(&before))
         .fetch_all(&self.read)
@@ -631,7 +633,7 @@ impl DocumentStore for SqliteStore {
     }
 
     async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        sqlx::query_scalar("SELECT value FROM index_meta WHERE key = ?")
+        sqlx::query_scalar("SELECT value FROM index_meta WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.read)
             .await
@@ -640,7 +642,7 @@ impl DocumentStore for SqliteStore {
 
     async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO index_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        sqlx::query("INSERT INTO index_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
             .execute(&mut *tx)

@@ -1,9 +1,9 @@
 //! Knowledge-base articles and their versions on SQLite.
 
-use super::{backend, bounds, data_sources, from_micros, micros, SqliteStore};
+use super::{backend, bounds, data_sources, from_micros, micros, SqlStore};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 use twig_core::datasource::DataSource;
 use twig_core::id::{ArticleId, DataSourceId, OrgId};
 use twig_core::kb::{Article, ArticleStatus, ArticleVersion};
@@ -17,7 +17,7 @@ fn status(s: &str) -> StoreResult<ArticleStatus> {
     ArticleStatus::parse(s).ok_or_else(|| backend(anyhow::anyhow!("unknown article status {s:?}")))
 }
 
-fn row(r: &SqliteRow) -> StoreResult<Article> {
+fn row(r: &AnyRow) -> StoreResult<Article> {
     let tags: String = r.try_get("tags").map_err(backend)?;
     Ok(Article {
         id: ArticleId::from_trusted(r.try_get("id").map_err(backend)?),
@@ -33,7 +33,7 @@ fn row(r: &SqliteRow) -> StoreResult<Article> {
     })
 }
 
-fn version_row(r: &SqliteRow) -> StoreResult<ArticleVersion> {
+fn version_row(r: &AnyRow) -> StoreResult<ArticleVersion> {
     let tags: String = r.try_get("tags").map_err(backend)?;
     Ok(ArticleVersion {
         article_id: ArticleId::from_trusted(r.try_get("article_id").map_err(backend)?),
@@ -46,10 +46,10 @@ fn version_row(r: &SqliteRow) -> StoreResult<ArticleVersion> {
     })
 }
 
-async fn insert_version(tx: &mut Transaction<'static, Sqlite>, a: &Article) -> StoreResult<()> {
+async fn insert_version(tx: &mut Transaction<'static, Any>, a: &Article) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO kb_article_versions (article_id, version, title, content, tags, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(a.id.as_str())
     .bind(i64::from(a.version))
@@ -64,9 +64,9 @@ async fn insert_version(tx: &mut Transaction<'static, Sqlite>, a: &Article) -> S
     Ok(())
 }
 
-async fn owned(pool: &sqlx::SqlitePool, org: &OrgId, id: &ArticleId) -> StoreResult<bool> {
+async fn owned(pool: &sqlx::AnyPool, org: &OrgId, id: &ArticleId) -> StoreResult<bool> {
     let n: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM kb_articles WHERE org_id = ? AND id = ?")
+        sqlx::query_scalar("SELECT 1 FROM kb_articles WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
             .fetch_optional(pool)
@@ -76,11 +76,11 @@ async fn owned(pool: &sqlx::SqlitePool, org: &OrgId, id: &ArticleId) -> StoreRes
 }
 
 #[async_trait]
-impl KbStore for SqliteStore {
+impl KbStore for SqlStore {
     async fn kb_data_source(&self, org: &OrgId) -> StoreResult<DataSource> {
         let mut tx = self.begin().await?;
         let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM data_sources WHERE org_id = ? AND type = 'kb'")
+            sqlx::query_scalar("SELECT id FROM data_sources WHERE org_id = $1 AND type = 'kb'")
                 .bind(org.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -102,7 +102,7 @@ impl KbStore for SqliteStore {
     async fn create_article(&self, a: &Article) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO kb_articles ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO kb_articles ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(a.id.as_str())
         .bind(a.org_id.as_str())
@@ -123,7 +123,7 @@ impl KbStore for SqliteStore {
 
     async fn get_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<Option<Article>> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM kb_articles WHERE org_id = ? AND id = ?"
+            "SELECT {COLUMNS} FROM kb_articles WHERE org_id = $1 AND id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -141,7 +141,7 @@ impl KbStore for SqliteStore {
     ) -> StoreResult<Listed<Article>> {
         let st = status.map(|s| s.as_str());
         let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM kb_articles WHERE org_id = ? AND (? IS NULL OR status = ?)",
+            "SELECT COUNT(*) FROM kb_articles WHERE org_id = $1 AND ($2 IS NULL OR status = $3)",
         )
         .bind(org.as_str())
         .bind(st)
@@ -151,8 +151,8 @@ impl KbStore for SqliteStore {
         .map_err(backend)?;
         let (limit, offset) = bounds(page);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM kb_articles WHERE org_id = ? AND (? IS NULL OR status = ?)
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            "SELECT {COLUMNS} FROM kb_articles WHERE org_id = $1 AND ($2 IS NULL OR status = $3)
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
         ))
         .bind(org.as_str())
         .bind(st)
@@ -171,8 +171,8 @@ impl KbStore for SqliteStore {
     async fn update_article(&self, a: &Article) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(
-            "UPDATE kb_articles SET title = ?, content = ?, tags = ?, status = ?, version = ?, updated_at = ?
-             WHERE org_id = ? AND id = ? AND version = ?",
+            "UPDATE kb_articles SET title = $1, content = $2, tags = $3, status = $4, version = $5, updated_at = $6
+             WHERE org_id = $7 AND id = $8 AND version = $9",
         )
         .bind(&a.title)
         .bind(&a.content)
@@ -197,7 +197,7 @@ impl KbStore for SqliteStore {
 
     async fn delete_article(&self, org: &OrgId, id: &ArticleId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM kb_articles WHERE org_id = ? AND id = ?")
+        let n = sqlx::query("DELETE FROM kb_articles WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -218,7 +218,7 @@ impl KbStore for SqliteStore {
             return Ok(None);
         }
         let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM kb_article_versions WHERE article_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM kb_article_versions WHERE article_id = $1")
                 .bind(id.as_str())
                 .fetch_one(&self.read)
                 .await
@@ -226,7 +226,7 @@ impl KbStore for SqliteStore {
         let (limit, offset) = bounds(page);
         let rows = sqlx::query(
             "SELECT article_id, version, title, content, tags, status, created_at FROM kb_article_versions
-             WHERE article_id = ? ORDER BY version DESC LIMIT ? OFFSET ?",
+             WHERE article_id = $1 ORDER BY version DESC LIMIT $2 OFFSET $3",
         )
         .bind(id.as_str())
         .bind(limit)
@@ -251,7 +251,7 @@ impl KbStore for SqliteStore {
         }
         let r = sqlx::query(
             "SELECT article_id, version, title, content, tags, status, created_at FROM kb_article_versions
-             WHERE article_id = ? AND version = ?",
+             WHERE article_id = $1 AND version = $2",
         )
         .bind(id.as_str())
         .bind(i64::from(version))
@@ -267,7 +267,7 @@ impl KbStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<(OrgId, ArticleId)>> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT org_id, id FROM kb_articles WHERE id > ? ORDER BY id LIMIT ?")
+            sqlx::query_as("SELECT org_id, id FROM kb_articles WHERE id > $1 ORDER BY id LIMIT $2")
                 .bind(after.map(|a| a.as_str()).unwrap_or(""))
                 .bind(i64::from(limit))
                 .fetch_all(&self.read)

@@ -1,20 +1,32 @@
 //! Agents and their data-source links.
 
-use super::{backend, bounds, from_micros, micros};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use super::{backend, bounds, from_micros, micros, Dialect};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use twig_core::agent::{Agent, AgentStatus, RagStrategy};
 use twig_core::id::{AgentId, DataSourceId, OrgId};
 use twig_core::page::{Listed, Page};
 use twig_core::store::{StoreError, StoreResult};
 
-const SELECT: &str = "SELECT a.id, a.org_id, a.name, a.system_prompt, a.rag_strategy, a.model, a.temperature,
-    a.max_tokens, a.status, a.created_at, a.updated_at,
-    (SELECT json_group_array(data_source_id) FROM
-        (SELECT data_source_id FROM agent_data_sources WHERE agent_id = a.id ORDER BY position)) AS ds_ids
-    FROM agents a";
+/// The agent columns with its data-source ids as a JSON array, in order.
+fn select(d: Dialect) -> String {
+    let ds_ids = match d {
+        Dialect::Sqlite => {
+            "(SELECT json_group_array(data_source_id) FROM
+                (SELECT data_source_id FROM agent_data_sources WHERE agent_id = a.id ORDER BY position))"
+        }
+        Dialect::Postgres => {
+            "(SELECT COALESCE(json_agg(data_source_id ORDER BY position), '[]')::text
+                FROM agent_data_sources WHERE agent_id = a.id)"
+        }
+    };
+    format!(
+        "SELECT a.id, a.org_id, a.name, a.system_prompt, a.rag_strategy, a.model, a.temperature,
+            a.max_tokens, a.status, a.created_at, a.updated_at, {ds_ids} AS ds_ids FROM agents a"
+    )
+}
 
-fn row(r: &SqliteRow) -> StoreResult<Agent> {
+fn row(r: &AnyRow) -> StoreResult<Agent> {
     let strategy: String = r.try_get("rag_strategy").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
     let ds_json: String = r.try_get("ds_ids").map_err(backend)?;
@@ -38,11 +50,11 @@ fn row(r: &SqliteRow) -> StoreResult<Agent> {
 }
 
 /// Replaces the agent's links after checking every data source belongs to its org.
-async fn link(tx: &mut Transaction<'static, Sqlite>, agent: &Agent) -> StoreResult<()> {
+async fn link(tx: &mut Transaction<'static, Any>, agent: &Agent) -> StoreResult<()> {
     let mut unknown = Vec::new();
     for ds in &agent.data_source_ids {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = ? AND org_id = ?")
+            sqlx::query_scalar("SELECT 1 FROM data_sources WHERE id = $1 AND org_id = $2")
                 .bind(ds.as_str())
                 .bind(agent.org_id.as_str())
                 .fetch_optional(&mut **tx)
@@ -55,14 +67,14 @@ async fn link(tx: &mut Transaction<'static, Sqlite>, agent: &Agent) -> StoreResu
     if !unknown.is_empty() {
         return Err(StoreError::UnknownDataSources(unknown));
     }
-    sqlx::query("DELETE FROM agent_data_sources WHERE agent_id = ?")
+    sqlx::query("DELETE FROM agent_data_sources WHERE agent_id = $1")
         .bind(agent.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
     for (pos, ds) in agent.data_source_ids.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO agent_data_sources (agent_id, data_source_id, position) VALUES (?, ?, ?)",
+            "INSERT INTO agent_data_sources (agent_id, data_source_id, position) VALUES ($1, $2, $3)",
         )
         .bind(agent.id.as_str())
         .bind(ds.as_str())
@@ -74,10 +86,10 @@ async fn link(tx: &mut Transaction<'static, Sqlite>, agent: &Agent) -> StoreResu
     Ok(())
 }
 
-pub(super) async fn insert(tx: &mut Transaction<'static, Sqlite>, a: &Agent) -> StoreResult<()> {
+pub(super) async fn insert(tx: &mut Transaction<'static, Any>, a: &Agent) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO agents (id, org_id, name, system_prompt, rag_strategy, model, temperature, max_tokens, status,
-            created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(a.id.as_str())
     .bind(a.org_id.as_str())
@@ -97,11 +109,12 @@ pub(super) async fn insert(tx: &mut Transaction<'static, Sqlite>, a: &Agent) -> 
 }
 
 pub(super) async fn get(
-    pool: &SqlitePool,
+    pool: &AnyPool,
+    d: Dialect,
     org: &OrgId,
     id: &AgentId,
 ) -> StoreResult<Option<Agent>> {
-    let r = sqlx::query(&format!("{SELECT} WHERE a.org_id = ? AND a.id = ?"))
+    let r = sqlx::query(&format!("{} WHERE a.org_id = $1 AND a.id = $2", select(d)))
         .bind(org.as_str())
         .bind(id.as_str())
         .fetch_optional(pool)
@@ -110,15 +123,21 @@ pub(super) async fn get(
     r.as_ref().map(row).transpose()
 }
 
-pub(super) async fn list(pool: &SqlitePool, org: &OrgId, page: Page) -> StoreResult<Listed<Agent>> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE org_id = ?")
+pub(super) async fn list(
+    pool: &AnyPool,
+    d: Dialect,
+    org: &OrgId,
+    page: Page,
+) -> StoreResult<Listed<Agent>> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE org_id = $1")
         .bind(org.as_str())
         .fetch_one(pool)
         .await
         .map_err(backend)?;
     let (limit, offset) = bounds(page);
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE a.org_id = ? ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?"
+        "{} WHERE a.org_id = $1 ORDER BY a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3",
+        select(d)
     ))
     .bind(org.as_str())
     .bind(limit)
@@ -133,10 +152,10 @@ pub(super) async fn list(pool: &SqlitePool, org: &OrgId, page: Page) -> StoreRes
     })
 }
 
-pub(super) async fn update(tx: &mut Transaction<'static, Sqlite>, a: &Agent) -> StoreResult<bool> {
+pub(super) async fn update(tx: &mut Transaction<'static, Any>, a: &Agent) -> StoreResult<bool> {
     let res = sqlx::query(
-        "UPDATE agents SET name = ?, system_prompt = ?, rag_strategy = ?, model = ?, temperature = ?,
-            max_tokens = ?, status = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+        "UPDATE agents SET name = $1, system_prompt = $2, rag_strategy = $3, model = $4, temperature = $5,
+            max_tokens = $6, status = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
     )
     .bind(&a.name)
     .bind(&a.system_prompt)
@@ -159,11 +178,11 @@ pub(super) async fn update(tx: &mut Transaction<'static, Sqlite>, a: &Agent) -> 
 }
 
 pub(super) async fn delete(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     id: &AgentId,
 ) -> StoreResult<bool> {
-    let res = sqlx::query("DELETE FROM agents WHERE id = ? AND org_id = ?")
+    let res = sqlx::query("DELETE FROM agents WHERE id = $1 AND org_id = $2")
         .bind(id.as_str())
         .bind(org.as_str())
         .execute(&mut **tx)

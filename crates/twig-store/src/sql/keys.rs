@@ -1,8 +1,8 @@
 //! Organisations and API keys.
 
 use super::{backend, bounds, from_micros, from_micros_opt, micros};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use twig_core::apikey::{ApiKey, Environment, KeyHash, Scope};
 use twig_core::id::{KeyId, OrgId, UserId};
 use twig_core::org::Org;
@@ -52,11 +52,8 @@ pub(super) fn parse_scopes(s: &str) -> StoreResult<Vec<Scope>> {
         .collect()
 }
 
-pub(super) async fn insert_org(
-    tx: &mut Transaction<'static, Sqlite>,
-    org: &Org,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO orgs (id, name, created_at, rate_limits) VALUES (?, ?, ?, ?)")
+pub(super) async fn insert_org(tx: &mut Transaction<'static, Any>, org: &Org) -> StoreResult<()> {
+    sqlx::query("INSERT INTO orgs (id, name, created_at, rate_limits) VALUES ($1, $2, $3, $4)")
         .bind(org.id.as_str())
         .bind(&org.name)
         .bind(micros(&org.created_at))
@@ -67,7 +64,7 @@ pub(super) async fn insert_org(
     Ok(())
 }
 
-fn org_row(r: &SqliteRow) -> StoreResult<Org> {
+fn org_row(r: &AnyRow) -> StoreResult<Org> {
     Ok(Org {
         id: OrgId::from_trusted(r.try_get("id").map_err(backend)?),
         name: r.try_get("name").map_err(backend)?,
@@ -76,8 +73,8 @@ fn org_row(r: &SqliteRow) -> StoreResult<Org> {
     })
 }
 
-pub(super) async fn get_org(pool: &SqlitePool, id: &OrgId) -> StoreResult<Option<Org>> {
-    let row = sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs WHERE id = ?")
+pub(super) async fn get_org(pool: &AnyPool, id: &OrgId) -> StoreResult<Option<Org>> {
+    let row = sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs WHERE id = $1")
         .bind(id.as_str())
         .fetch_optional(pool)
         .await
@@ -85,7 +82,7 @@ pub(super) async fn get_org(pool: &SqlitePool, id: &OrgId) -> StoreResult<Option
     row.as_ref().map(org_row).transpose()
 }
 
-pub(super) async fn list_orgs(pool: &SqlitePool) -> StoreResult<Vec<Org>> {
+pub(super) async fn list_orgs(pool: &AnyPool) -> StoreResult<Vec<Org>> {
     let rows =
         sqlx::query("SELECT id, name, created_at, rate_limits FROM orgs ORDER BY created_at, id")
             .fetch_all(pool)
@@ -95,11 +92,11 @@ pub(super) async fn list_orgs(pool: &SqlitePool) -> StoreResult<Vec<Org>> {
 }
 
 pub(super) async fn set_org_limits(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &OrgId,
     limits: &LimitOverrides,
 ) -> StoreResult<bool> {
-    let res = sqlx::query("UPDATE orgs SET rate_limits = ? WHERE id = ?")
+    let res = sqlx::query("UPDATE orgs SET rate_limits = $1 WHERE id = $2")
         .bind(limits_json(limits)?)
         .bind(id.as_str())
         .execute(&mut **tx)
@@ -109,7 +106,7 @@ pub(super) async fn set_org_limits(
 }
 
 pub(super) async fn insert_key(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     key: &ApiKey,
     hash: &KeyHash,
 ) -> StoreResult<()> {
@@ -117,7 +114,7 @@ pub(super) async fn insert_key(
         // Checked again inside the write transaction: the user may have been removed
         // or demoted since the caller looked.
         let role: Option<String> =
-            sqlx::query_scalar("SELECT role FROM users WHERE id = ? AND org_id = ?")
+            sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND org_id = $2")
                 .bind(uid.as_str())
                 .bind(key.org_id.as_str())
                 .fetch_optional(&mut **tx)
@@ -135,7 +132,7 @@ pub(super) async fn insert_key(
     }
     let res = sqlx::query(
         "INSERT INTO api_keys (id, org_id, name, prefix, hash, scopes, environment, created_at, expires_at, revoked_at, user_id, rate_limits)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?)",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $13)",
     )
     .bind(key.id.as_str())
     .bind(key.org_id.as_str())
@@ -167,7 +164,7 @@ pub(super) fn parse_role(s: &str) -> StoreResult<Role> {
     Role::parse(s).ok_or_else(|| backend(anyhow::anyhow!("unknown stored role {s:?}")))
 }
 
-fn key_row(r: &SqliteRow) -> StoreResult<(ApiKey, KeyHash)> {
+fn key_row(r: &AnyRow) -> StoreResult<(ApiKey, KeyHash)> {
     let scopes: String = r.try_get("scopes").map_err(backend)?;
     let scopes = parse_scopes(&scopes)?;
     let user_id: Option<String> = r.try_get("user_id").map_err(backend)?;
@@ -196,10 +193,10 @@ fn key_row(r: &SqliteRow) -> StoreResult<(ApiKey, KeyHash)> {
 }
 
 pub(super) async fn find_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     hash: &KeyHash,
 ) -> StoreResult<Option<(ApiKey, KeyHash)>> {
-    let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.hash = ?"))
+    let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.hash = $1"))
         .bind(hash.to_hex())
         .fetch_optional(pool)
         .await
@@ -208,12 +205,12 @@ pub(super) async fn find_key(
 }
 
 pub(super) async fn get_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org: Option<&OrgId>,
     id: &KeyId,
 ) -> StoreResult<Option<ApiKey>> {
     let row = sqlx::query(&format!(
-        "{KEY_SELECT} WHERE k.id = ? AND (? IS NULL OR k.org_id = ?)"
+        "{KEY_SELECT} WHERE k.id = $1 AND ($2 IS NULL OR k.org_id = $3)"
     ))
     .bind(id.as_str())
     .bind(org.map(|o| o.as_str()))
@@ -225,12 +222,12 @@ pub(super) async fn get_key(
 }
 
 pub(super) async fn list_keys(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     org: &OrgId,
     include_revoked: bool,
     page: Page,
 ) -> StoreResult<Listed<ApiKey>> {
-    let filter = "k.org_id = ? AND (? OR k.revoked_at IS NULL)";
+    let filter = "k.org_id = $1 AND ($2 OR k.revoked_at IS NULL)";
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM api_keys k WHERE {filter}"))
         .bind(org.as_str())
         .bind(include_revoked)
@@ -239,7 +236,7 @@ pub(super) async fn list_keys(
         .map_err(backend)?;
     let (limit, offset) = bounds(page);
     let rows = sqlx::query(&format!(
-        "{KEY_SELECT} WHERE {filter} ORDER BY k.created_at DESC, k.id DESC LIMIT ? OFFSET ?"
+        "{KEY_SELECT} WHERE {filter} ORDER BY k.created_at DESC, k.id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(org.as_str())
     .bind(include_revoked)
@@ -259,13 +256,13 @@ pub(super) async fn list_keys(
 }
 
 pub(super) async fn revoke_key(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: Option<&OrgId>,
     id: &KeyId,
     at: Timestamp,
 ) -> StoreResult<bool> {
     let res = sqlx::query(
-        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND (? IS NULL OR org_id = ?)",
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR org_id = $4)",
     )
     .bind(micros(&at))
     .bind(id.as_str())
@@ -278,11 +275,11 @@ pub(super) async fn revoke_key(
 }
 
 pub(super) async fn update_key(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     key: &ApiKey,
 ) -> StoreResult<bool> {
     let res = sqlx::query(
-        "UPDATE api_keys SET name = ?, rate_limits = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
+        "UPDATE api_keys SET name = $1, rate_limits = $2 WHERE id = $3 AND org_id = $4 AND revoked_at IS NULL",
     )
     .bind(&key.name)
     .bind(limits_json(&key.rate_limits)?)

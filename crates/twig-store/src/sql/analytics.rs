@@ -1,42 +1,51 @@
-//! Analytics aggregated by SQLite over `interactions(org_id, created_at)`.
+//! Analytics aggregated by the database over `interactions(org_id, created_at)`.
 
-use super::{backend, micros};
-use sqlx::{Row, SqlitePool};
+use super::{backend, micros, Dialect};
+use sqlx::{AnyPool, Row};
 use twig_core::analytics::{AnalyticsQuery, Bucket, Granularity, Metrics};
 use twig_core::id::OrgId;
 use twig_core::store::StoreResult;
 
 /// SQL giving the bucket start (unix seconds) of `created_at` (microseconds).
-fn bucket_expr(g: Granularity) -> &'static str {
-    match g {
-        Granularity::Hour => "(created_at / 3600000000) * 3600",
-        Granularity::Day => "(created_at / 86400000000) * 86400",
+fn bucket_expr(g: Granularity, d: Dialect) -> &'static str {
+    match (g, d) {
+        (Granularity::Hour, _) => "(created_at / 3600000000) * 3600",
+        (Granularity::Day, _) => "(created_at / 86400000000) * 86400",
         // 'weekday 0' moves to the coming Sunday (or stays on one); six days back is Monday.
-        Granularity::Week => {
+        (Granularity::Week, Dialect::Sqlite) => {
             "CAST(strftime('%s', date(created_at / 1000000, 'unixepoch', 'weekday 0', '-6 days')) AS INTEGER)"
         }
-        Granularity::Month => {
+        (Granularity::Month, Dialect::Sqlite) => {
             "CAST(strftime('%s', date(created_at / 1000000, 'unixepoch', 'start of month')) AS INTEGER)"
+        }
+        // date_trunc's weeks start on Monday, as ISO (and the SQLite arm) has them.
+        (Granularity::Week, Dialect::Postgres) => {
+            "CAST(EXTRACT(EPOCH FROM date_trunc('week', to_timestamp(created_at / 1000000) AT TIME ZONE 'UTC')) AS BIGINT)"
+        }
+        (Granularity::Month, Dialect::Postgres) => {
+            "CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(created_at / 1000000) AT TIME ZONE 'UTC')) AS BIGINT)"
         }
     }
 }
 
 const RANGE: &str =
-    "org_id = ?1 AND created_at >= ?2 AND created_at < ?3 AND (?4 IS NULL OR agent_id = ?4)";
+    "org_id = $1 AND created_at >= $2 AND created_at < $3 AND ($4 IS NULL OR agent_id = $4)";
 
 /// Totals and non-empty buckets; percentiles are nearest-rank (`ceil(p * n)`-th smallest).
 pub(super) async fn run(
-    pool: &SqlitePool,
+    pool: &AnyPool,
+    dialect: Dialect,
     org: &OrgId,
     q: &AnalyticsQuery,
 ) -> StoreResult<(Metrics, Vec<Bucket>)> {
     let agent = q.agent_id.as_ref().map(|a| a.as_str());
     let totals_sql = format!(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT session_id) AS users, AVG(latency_ms) AS avg_latency,
-            SUM(feedback = 'positive') AS positive, COUNT(feedback) AS rated,
-            SUM(status = 'completed') AS answered,
-            SUM(status = 'completed' AND source_count > 0) AS cited,
-            TOTAL(cost_usd) AS cost
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT session_id) AS users,
+            CAST(AVG(latency_ms) AS DOUBLE PRECISION) AS avg_latency,
+            COUNT(*) FILTER (WHERE feedback = 'positive') AS positive, COUNT(feedback) AS rated,
+            COUNT(*) FILTER (WHERE status = 'completed') AS answered,
+            COUNT(*) FILTER (WHERE status = 'completed' AND source_count > 0) AS cited,
+            COALESCE(SUM(cost_usd), 0.0) AS cost
          FROM interactions WHERE {RANGE}"
     );
     let buckets_sql = format!(
@@ -48,7 +57,7 @@ pub(super) async fn run(
             MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN latency_ms END) AS p50,
             MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN latency_ms END) AS p95
          FROM r GROUP BY bucket ORDER BY bucket",
-        bucket_expr(q.granularity)
+        bucket_expr(q.granularity, dialect)
     );
     let (start, end) = (micros(&q.start), micros(&q.end));
     // Two read connections scan at once (two cores, two passes over the index).

@@ -1,10 +1,10 @@
 //! Webhook endpoints and the delivery outbox on SQLite.
 
-use super::{backend, bounds, from_micros, from_micros_opt, jobs, micros, SqliteStore};
+use super::{backend, bounds, from_micros, from_micros_opt, jobs, micros, SqlStore};
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 use twig_core::id::{DeliveryId, EventId, OrgId, WebhookId};
 use twig_core::job::NewJob;
 use twig_core::page::{Listed, Page};
@@ -22,7 +22,7 @@ const DELIVERY_COLUMNS: &str =
     "id, webhook_id, event_id, event, body, status, attempts, series_start,
     next_attempt_at, created_at, updated_at";
 
-fn hook_row(r: &SqliteRow) -> StoreResult<Webhook> {
+fn hook_row(r: &AnyRow) -> StoreResult<Webhook> {
     let events: String = r.try_get("events").map_err(backend)?;
     let names: Vec<String> = serde_json::from_str(&events).map_err(backend)?;
     Ok(Webhook {
@@ -40,7 +40,7 @@ fn hook_row(r: &SqliteRow) -> StoreResult<Webhook> {
     })
 }
 
-fn delivery_row(r: &SqliteRow) -> StoreResult<Delivery> {
+fn delivery_row(r: &AnyRow) -> StoreResult<Delivery> {
     let event: String = r.try_get("event").map_err(backend)?;
     let status: String = r.try_get("status").map_err(backend)?;
     let attempts: String = r.try_get("attempts").map_err(backend)?;
@@ -68,20 +68,27 @@ fn events_json(events: &[EventKind]) -> String {
 /// Queues `event` to every enabled endpoint of `org` subscribed to it, inside `tx`:
 /// the outbox write of the change that caused it.
 pub(super) async fn emit(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     event: EventKind,
     data: Value,
 ) -> StoreResult<()> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT w.id FROM webhooks w WHERE w.org_id = ? AND w.enabled = 1
-           AND EXISTS (SELECT 1 FROM json_each(w.events) e WHERE e.value = ?)",
+    // Subscriptions are matched here, not in SQL: JSON functions differ between the engines,
+    // and an organisation has few endpoints.
+    let hooks: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, events FROM webhooks WHERE org_id = $1 AND enabled = 1 ORDER BY id",
     )
     .bind(org.as_str())
-    .bind(event.as_str())
     .fetch_all(&mut **tx)
     .await
     .map_err(backend)?;
+    let mut ids = Vec::new();
+    for (id, events) in hooks {
+        let events: Vec<String> = serde_json::from_str(&events).map_err(backend)?;
+        if events.iter().any(|e| e == event.as_str()) {
+            ids.push(id);
+        }
+    }
     if ids.is_empty() {
         return Ok(());
     }
@@ -113,7 +120,7 @@ fn payload(id: &EventId, event: EventKind, data: &Value) -> StoreResult<String> 
 
 /// Inserts a pending delivery and its job.
 async fn queue(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     hook: &WebhookId,
     event_id: &EventId,
@@ -125,7 +132,7 @@ async fn queue(
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event, body, status, attempts,
             series_start, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', '[]', 0, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', '[]', 0, $7, $8, $9)",
     )
     .bind(id.as_str())
     .bind(org.as_str())
@@ -144,7 +151,7 @@ async fn queue(
 }
 
 async fn enqueue_job(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     org: &OrgId,
     id: &DeliveryId,
 ) -> StoreResult<()> {
@@ -159,11 +166,11 @@ async fn enqueue_job(
 }
 
 async fn delivery_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &DeliveryId,
 ) -> StoreResult<Option<Delivery>> {
     let r = sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"
     ))
     .bind(id.as_str())
     .fetch_optional(&mut **tx)
@@ -173,22 +180,24 @@ async fn delivery_in(
 }
 
 async fn hook_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     id: &WebhookId,
 ) -> StoreResult<Option<Webhook>> {
-    let r = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = ?"))
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let r = sqlx::query(&format!(
+        "SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
     r.as_ref().map(hook_row).transpose()
 }
 
 #[async_trait]
-impl WebhookStore for SqliteStore {
+impl WebhookStore for SqlStore {
     async fn create_webhook(&self, h: &Webhook, secret: &str) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE org_id = ?")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE org_id = $1")
             .bind(h.org_id.as_str())
             .fetch_one(&mut *tx)
             .await
@@ -200,7 +209,7 @@ impl WebhookStore for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO webhooks (id, org_id, url, description, events, enabled, disabled_reason, failing_since,
-                secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(h.id.as_str())
         .bind(h.org_id.as_str())
@@ -221,7 +230,7 @@ impl WebhookStore for SqliteStore {
 
     async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<Option<Webhook>> {
         let r = sqlx::query(&format!(
-            "SELECT {HOOK_COLUMNS} FROM webhooks WHERE org_id = ? AND id = ?"
+            "SELECT {HOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2"
         ))
         .bind(org.as_str())
         .bind(id.as_str())
@@ -232,15 +241,15 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn list_webhooks(&self, org: &OrgId, page: Page) -> StoreResult<Listed<Webhook>> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE org_id = ?")
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE org_id = $1")
             .bind(org.as_str())
             .fetch_one(&self.read)
             .await
             .map_err(backend)?;
         let (limit, offset) = bounds(page);
         let rows = sqlx::query(&format!(
-            "SELECT {HOOK_COLUMNS} FROM webhooks WHERE org_id = ?
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            "SELECT {HOOK_COLUMNS} FROM webhooks WHERE org_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(org.as_str())
         .bind(limit)
@@ -257,8 +266,8 @@ impl WebhookStore for SqliteStore {
     async fn update_webhook(&self, h: &Webhook) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(
-            "UPDATE webhooks SET url = ?, description = ?, events = ?, enabled = ?, disabled_reason = ?,
-                failing_since = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+            "UPDATE webhooks SET url = $1, description = $2, events = $3, enabled = $4, disabled_reason = $5,
+                failing_since = $6, updated_at = $7 WHERE org_id = $8 AND id = $9",
         )
         .bind(&h.url)
         .bind(&h.description)
@@ -280,7 +289,7 @@ impl WebhookStore for SqliteStore {
     async fn delete_webhook(&self, org: &OrgId, id: &WebhookId) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         // Deliveries go with it (cascade); their queued jobs find nothing and end.
-        let n = sqlx::query("DELETE FROM webhooks WHERE org_id = ? AND id = ?")
+        let n = sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -300,8 +309,8 @@ impl WebhookStore for SqliteStore {
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(
-            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
-             WHERE org_id = ? AND id = ?",
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = $1, secret = $2, updated_at = $3
+             WHERE org_id = $4 AND id = $5",
         )
         .bind(micros(&previous_until))
         .bind(self.secrets.seal(secret))
@@ -337,7 +346,7 @@ impl WebhookStore for SqliteStore {
         page: Page,
     ) -> StoreResult<Listed<Delivery>> {
         let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE org_id = ? AND webhook_id = ?",
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2",
         )
         .bind(org.as_str())
         .bind(webhook.as_str())
@@ -346,8 +355,8 @@ impl WebhookStore for SqliteStore {
         .map_err(backend)?;
         let (limit, offset) = bounds(page);
         let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = ? AND webhook_id = ?
-             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
         ))
         .bind(org.as_str())
         .bind(webhook.as_str())
@@ -369,7 +378,7 @@ impl WebhookStore for SqliteStore {
         id: &DeliveryId,
     ) -> StoreResult<Option<Delivery>> {
         let r = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = ? AND webhook_id = ? AND id = ?"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 AND id = $3"
         ))
         .bind(org.as_str())
         .bind(webhook.as_str())
@@ -391,7 +400,7 @@ impl WebhookStore for SqliteStore {
             return Ok(None);
         };
         let owner: Option<String> =
-            sqlx::query_scalar("SELECT org_id FROM webhook_deliveries WHERE id = ?")
+            sqlx::query_scalar("SELECT org_id FROM webhook_deliveries WHERE id = $1")
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -403,8 +412,8 @@ impl WebhookStore for SqliteStore {
         // A delivery already pending keeps its job; otherwise a new series starts.
         if d.status != DeliveryStatus::Pending {
             sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'pending', series_start = ?, next_attempt_at = ?,
-                    updated_at = ? WHERE id = ?",
+                "UPDATE webhook_deliveries SET status = 'pending', series_start = $1, next_attempt_at = $2,
+                    updated_at = $3 WHERE id = $4",
             )
             .bind(d.attempts.len() as i64)
             .bind(now)
@@ -422,7 +431,7 @@ impl WebhookStore for SqliteStore {
 
     async fn delivery_target(&self, id: &DeliveryId) -> StoreResult<Option<DeliveryTarget>> {
         let Some(r) = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"
         ))
         .bind(id.as_str())
         .fetch_optional(&self.read)
@@ -433,7 +442,7 @@ impl WebhookStore for SqliteStore {
         };
         let delivery = delivery_row(&r)?;
         let Some(h) = sqlx::query(&format!(
-            "SELECT {HOOK_COLUMNS}, secret, previous_secret, previous_secret_until FROM webhooks WHERE id = ?"
+            "SELECT {HOOK_COLUMNS}, secret, previous_secret, previous_secret_until FROM webhooks WHERE id = $1"
         ))
         .bind(delivery.webhook_id.as_str())
         .fetch_optional(&self.read)
@@ -472,8 +481,8 @@ impl WebhookStore for SqliteStore {
         let attempts: Vec<DeliveryAttempt> = d.attempts;
         let now = time::now();
         sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = ?, status = ?, next_attempt_at = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE webhook_deliveries SET attempts = $1, status = $2, next_attempt_at = $3, updated_at = $4
+             WHERE id = $5",
         )
         .bind(serde_json::to_string(&attempts).map_err(backend)?)
         .bind(rec.status.as_str())
@@ -505,7 +514,7 @@ impl WebhookStore for SqliteStore {
             }
         }
         sqlx::query(
-            "UPDATE webhooks SET failing_since = ?, enabled = ?, disabled_reason = ? WHERE id = ?",
+            "UPDATE webhooks SET failing_since = $1, enabled = $2, disabled_reason = $3 WHERE id = $4",
         )
         .bind(hook.failing_since.as_ref().map(micros))
         .bind(i64::from(hook.enabled))

@@ -1,8 +1,13 @@
-//! The embedded backend: one SQLite file in WAL mode.
+//! The SQL backends: one code base over sqlx's `Any` driver, on SQLite (embedded: one file in
+//! WAL mode) or PostgreSQL (scaled out: many nodes, one database).
 //!
-//! Reads use a pool of connections; writes go through a single connection
-//! with `BEGIN IMMEDIATE`, which is how SQLite wants to be written to (one
-//! writer, no lock upgrades that fail under contention).
+//! Statements are written once, in the SQL both engines accept, with `$n` placeholders (SQLite
+//! takes them too); the few that differ ask [`Dialect`]. Writes are serialized the same way on
+//! both: SQLite through a single connection with `BEGIN IMMEDIATE`, PostgreSQL by a
+//! transaction-level advisory lock taken first in every write transaction. So commit order is
+//! `index_changes.seq` order on both (indexes replay the log by seq and must not miss a change
+//! committed late under a smaller seq), and a check-then-write in one transaction cannot race
+//! one on another node.
 
 mod agents;
 mod analytics;
@@ -18,12 +23,10 @@ mod webhooks;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Arguments, Encode, Transaction, Type};
+use std::fmt::Write as _;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 use twig_core::agent::Agent;
 use twig_core::apikey::{ApiKey, KeyHash};
@@ -43,44 +46,58 @@ use twig_core::webhook::EventKind;
 
 use crate::secrets::SecretBox;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Store backed by a SQLite database file.
+/// The advisory lock every PostgreSQL write transaction takes ("twig" in ASCII).
+const WRITE_LOCK: i64 = 0x7477_6967;
+
+/// Which SQL engine a store talks to, for the statements that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3 (bundled by sqlx).
+    Sqlite,
+    /// PostgreSQL 15 or later.
+    Postgres,
+}
+
+/// Store backed by SQLite or PostgreSQL.
 #[derive(Clone)]
-pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+    dialect: Dialect,
     secrets: SecretBox,
 }
 
-impl SqliteStore {
-    /// Opens or creates the database at `path` and runs pending migrations; secrets are sealed
-    /// with the key in `secret.key` beside it (created on first start).
+impl SqlStore {
+    /// Opens or creates the SQLite database at `path` and runs pending migrations; secrets are
+    /// sealed with the key in `secret.key` beside it (created on first start).
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
         Self::open_with_key(path, None).await
     }
 
     /// [`Self::open`] with the secret key given (hex or base64 of 32 bytes) instead of the key file.
     pub async fn open_with_key(path: &Path, secret_key: Option<&str>) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Operator commands may write while the server runs; wait for the lock instead of failing.
-            .busy_timeout(Duration::from_secs(10));
-        let write = SqlitePoolOptions::new()
+        let url = format!("sqlite://{}", path.display());
+        let write = AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .after_connect(|conn, _| sqlite_pragmas(conn, false))
+            .connect(&format!("{url}?mode=rwc"))
             .await
             .with_context(|| format!("opening {}", path.display()))?;
-        MIGRATOR.run(&write).await.context("running migrations")?;
-        let read = SqlitePoolOptions::new()
+        SQLITE_MIGRATOR
+            .run(&write)
+            .await
+            .context("running migrations")?;
+        let read = AnyPoolOptions::new()
             .max_connections(8)
-            .connect_with(opts.read_only(true))
+            .after_connect(|conn, _| sqlite_pragmas(conn, true))
+            .connect(&format!("{url}?mode=ro"))
             .await
             .context("opening read connections")?;
         let secrets = match secret_key {
@@ -93,10 +110,41 @@ impl SqliteStore {
         let store = Self {
             read,
             write,
+            dialect: Dialect::Sqlite,
             secrets,
         };
         store.seal_plain_secrets().await?;
         Ok(store)
+    }
+
+    /// Connects to the PostgreSQL database at `url` and runs pending migrations. Every node of
+    /// a deployment must be given the same `secret_key`: there is no key file to share.
+    pub async fn connect_postgres(url: &str, secret_key: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let secrets = SecretBox::parse(secret_key)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .context("connecting")?;
+        POSTGRES_MIGRATOR
+            .run(&pool)
+            .await
+            .context("running migrations")?;
+        let store = Self {
+            read: pool.clone(),
+            write: pool,
+            dialect: Dialect::Postgres,
+            secrets,
+        };
+        store.seal_plain_secrets().await?;
+        Ok(store)
+    }
+
+    /// The engine this store talks to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Seals secrets written before encryption at rest existed (runs at every open; cheap).
@@ -113,7 +161,7 @@ impl SqliteStore {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&config)?;
             let sealed = data_sources::seal_config(kind, &map, &self.secrets);
             if sealed != config {
-                sqlx::query("UPDATE data_sources SET config = ? WHERE id = ?")
+                sqlx::query("UPDATE data_sources SET config = $1 WHERE id = $2")
                     .bind(sealed)
                     .bind(&id)
                     .execute(&mut *tx)
@@ -127,7 +175,7 @@ impl SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
             for (id, plain) in rows {
-                sqlx::query(&format!("UPDATE webhooks SET {col} = ? WHERE id = ?"))
+                sqlx::query(&format!("UPDATE webhooks SET {col} = $1 WHERE id = $2"))
                     .bind(self.secrets.seal(&plain))
                     .bind(&id)
                     .execute(&mut *tx)
@@ -138,11 +186,115 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(backend)
+    /// A write transaction, serialized with every other one (see the module doc).
+    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        match self.dialect {
+            Dialect::Sqlite => self
+                .write
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(backend),
+            Dialect::Postgres => {
+                let mut tx = self.write.begin().await.map_err(backend)?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                Ok(tx)
+            }
+        }
+    }
+}
+
+/// Sets up a SQLite connection: sqlx's URL options cannot set these. Operator commands may
+/// write while the server runs, so writers wait for the lock instead of failing.
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    read_only: bool,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        let mut pragmas = vec![
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 10000",
+        ];
+        if read_only {
+            pragmas.push("PRAGMA query_only = ON");
+        }
+        for p in pragmas {
+            sqlx::Executor::execute(&mut *conn, p).await?;
+        }
+        Ok(())
+    })
+}
+
+/// A statement assembled at run time with numbered (`$n`) placeholders. sqlx's `QueryBuilder`
+/// writes `?` for the `Any` driver, which PostgreSQL rejects.
+pub(crate) struct Sql<'q> {
+    text: String,
+    args: AnyArguments<'q>,
+}
+
+impl<'q> Sql<'q> {
+    /// Starts with `text`.
+    pub(crate) fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            args: AnyArguments::default(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn push_bind<T: 'q + Encode<'q, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+        // Encoding into the Any buffer only copies the value; it cannot fail for our types.
+        self.args
+            .add(value)
+            .expect("Any arguments take plain values");
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    /// Appends `(v1, v2, …)`, each value bound.
+    pub(crate) fn push_list<T: 'q + Encode<'q, Any> + Type<Any>>(
+        &mut self,
+        values: impl IntoIterator<Item = T>,
+    ) -> &mut Self {
+        self.text.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.push_bind(v);
+        }
+        self.text.push(')');
+        self
+    }
+
+    /// The statement, ready to run.
+    pub(crate) fn build<'s>(&'s mut self) -> sqlx::query::Query<'s, Any, AnyArguments<'s>>
+    where
+        'q: 's,
+    {
+        sqlx::query_with(&self.text, std::mem::take(&mut self.args))
+    }
+
+    /// The statement as a one-column query.
+    pub(crate) fn build_scalar<'s, O>(
+        &'s mut self,
+    ) -> sqlx::query::QueryScalar<'s, Any, O, AnyArguments<'s>>
+    where
+        'q: 's,
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_scalar_with(&self.text, std::mem::take(&mut self.args))
     }
 }
 
@@ -167,7 +319,7 @@ pub(crate) fn from_micros_opt(v: Option<i64>) -> StoreResult<Option<Timestamp>> 
     v.map(from_micros).transpose()
 }
 
-/// Page bounds as SQLite integers.
+/// Page bounds as SQL integers.
 pub(crate) fn bounds(page: Page) -> (i64, i64) {
     (
         i64::from(page.limit),
@@ -177,14 +329,14 @@ pub(crate) fn bounds(page: Page) -> (i64, i64) {
 
 /// Queues `data_source.synced` or `data_source.failed` in the transaction writing the outcome.
 async fn sync_event(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
     ds: &DataSourceId,
     status: DataSourceStatus,
     error: Option<&str>,
     at: Timestamp,
 ) -> StoreResult<()> {
     let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT org_id, name, chunks_indexed, sync_total, sync_failed FROM data_sources WHERE id = ?",
+        "SELECT org_id, name, chunks_indexed, sync_total, sync_failed FROM data_sources WHERE id = $1",
     )
     .bind(ds.as_str())
     .fetch_optional(&mut **tx)
@@ -216,7 +368,7 @@ fn agent_event(agent: &Agent) -> serde_json::Value {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.read)
@@ -317,11 +469,11 @@ impl Store for SqliteStore {
     }
 
     async fn get_agent(&self, org: &OrgId, id: &AgentId) -> StoreResult<Option<Agent>> {
-        agents::get(&self.read, org, id).await
+        agents::get(&self.read, self.dialect, org, id).await
     }
 
     async fn list_agents(&self, org: &OrgId, page: Page) -> StoreResult<Listed<Agent>> {
-        agents::list(&self.read, org, page).await
+        agents::list(&self.read, self.dialect, org, page).await
     }
 
     async fn update_agent(&self, agent: &Agent) -> StoreResult<bool> {
@@ -422,7 +574,7 @@ impl Store for SqliteStore {
 
     async fn sync_cursor(&self, ds: &DataSourceId) -> StoreResult<Option<serde_json::Value>> {
         let raw: Option<Option<String>> =
-            sqlx::query_scalar("SELECT sync_cursor FROM data_sources WHERE id = ?")
+            sqlx::query_scalar("SELECT sync_cursor FROM data_sources WHERE id = $1")
                 .bind(ds.as_str())
                 .fetch_optional(&self.read)
                 .await
@@ -438,7 +590,7 @@ impl Store for SqliteStore {
         cursor: Option<&serde_json::Value>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE data_sources SET sync_cursor = ? WHERE id = ?")
+        sqlx::query("UPDATE data_sources SET sync_cursor = $1 WHERE id = $2")
             .bind(cursor.map(|c| c.to_string()))
             .bind(ds.as_str())
             .execute(&mut *tx)
@@ -503,7 +655,7 @@ impl Store for SqliteStore {
 }
 
 #[async_trait]
-impl UserStore for SqliteStore {
+impl UserStore for SqlStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         users::insert(&mut tx, user).await?;

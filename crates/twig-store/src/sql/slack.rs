@@ -1,8 +1,8 @@
 //! Slack app settings and the memory of events taken.
 
-use super::{backend, from_micros, jobs, micros, SqliteStore};
+use super::{backend, from_micros, jobs, micros, SqlStore};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use twig_core::id::{AgentId, OrgId};
 use twig_core::job::NewJob;
@@ -13,7 +13,7 @@ const SELECT: &str =
     "SELECT org_id, team_id, default_agent_id, allowed_channel_ids, show_citations,
     created_at, updated_at FROM slack_settings";
 
-fn row(r: &SqliteRow) -> StoreResult<SlackSettings> {
+fn row(r: &AnyRow) -> StoreResult<SlackSettings> {
     let channels: String = r.try_get("allowed_channel_ids").map_err(backend)?;
     Ok(SlackSettings {
         org_id: OrgId::from_trusted(r.try_get("org_id").map_err(backend)?),
@@ -27,9 +27,9 @@ fn row(r: &SqliteRow) -> StoreResult<SlackSettings> {
 }
 
 #[async_trait]
-impl SlackStore for SqliteStore {
+impl SlackStore for SqlStore {
     async fn get_slack_settings(&self, org: &OrgId) -> StoreResult<Option<SlackSettings>> {
-        sqlx::query(&format!("{SELECT} WHERE org_id = ?"))
+        sqlx::query(&format!("{SELECT} WHERE org_id = $1"))
             .bind(org.as_str())
             .fetch_optional(&self.read)
             .await
@@ -40,7 +40,7 @@ impl SlackStore for SqliteStore {
     }
 
     async fn slack_settings_for_team(&self, team_id: &str) -> StoreResult<Option<SlackSettings>> {
-        sqlx::query(&format!("{SELECT} WHERE team_id = ?"))
+        sqlx::query(&format!("{SELECT} WHERE team_id = $1"))
             .bind(team_id)
             .fetch_optional(&self.read)
             .await
@@ -53,7 +53,7 @@ impl SlackStore for SqliteStore {
     async fn put_slack_settings(&self, s: &SlackSettings) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let owner: Option<String> =
-            sqlx::query_scalar("SELECT org_id FROM slack_settings WHERE team_id = ?")
+            sqlx::query_scalar("SELECT org_id FROM slack_settings WHERE team_id = $1")
                 .bind(&s.team_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -67,7 +67,7 @@ impl SlackStore for SqliteStore {
         let channels = serde_json::to_string(&s.allowed_channel_ids).map_err(backend)?;
         sqlx::query(
             "INSERT INTO slack_settings (org_id, team_id, default_agent_id, allowed_channel_ids,
-                show_citations, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                show_citations, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT(org_id) DO UPDATE SET team_id = excluded.team_id,
                 default_agent_id = excluded.default_agent_id,
                 allowed_channel_ids = excluded.allowed_channel_ids,
@@ -88,14 +88,14 @@ impl SlackStore for SqliteStore {
 
     async fn accept_slack_event(&self, e: &ReceivedEvent, job: &NewJob) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM slack_events WHERE received_at < ?")
+        sqlx::query("DELETE FROM slack_events WHERE received_at < $1")
             .bind(micros(&(e.received_at - EVENT_MEMORY)))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         // The primary key decides: a retry of an event taken before inserts nothing.
         let inserted = sqlx::query(
-            "INSERT INTO slack_events (team_id, event_id, org_id, received_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO slack_events (team_id, event_id, org_id, received_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(team_id, event_id) DO NOTHING",
         )
         .bind(&e.team_id)
