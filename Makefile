@@ -4,7 +4,8 @@
 run: ## Build and start the server on the embedded default (SQLite in ./twig-data).
 	cargo run --bin twig -- serve
 
-test: ## The whole test suite (what CI runs): cargo's, the SDK suites, real third-party clients (openai, mcp), then schemathesis, all against target/debug/twig.
+test: ## The whole test suite (what CI runs): starts the real servers the scale-out tests use (scripts/services.sh), then cargo's tests, the SDK suites, real third-party clients (openai, mcp), then schemathesis, all against target/debug/twig.
+	bash scripts/services.sh
 	cargo test --workspace --no-fail-fast
 	bash scripts/test-sdks.sh
 	python3 tests/clients/run.py

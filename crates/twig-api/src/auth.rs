@@ -122,7 +122,11 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
                 .limiter
                 .check(&format!("{}:{}", key.id, scope.as_str()), limit, now)
                 .await
-                .map_err(Error::Internal)?;
+                .map_err(|e| {
+                    // Refused rather than let through unlimited (`fail_open` says otherwise).
+                    tracing::error!(error = %format!("{e:#}"), "rate limiter unavailable");
+                    Error::Unavailable("Rate limiting is unavailable; try again shortly".into())
+                })?;
             if let Some(slot) = parts.extensions.get::<RateSlot>() {
                 slot.set(decision);
             }

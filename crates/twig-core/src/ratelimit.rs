@@ -268,14 +268,25 @@ pub trait RateLimiter: Send + Sync + 'static {
         limit: RateLimit,
         now_unix_micros: i64,
     ) -> anyhow::Result<Decision>;
+
+    /// Whether the limiter's backend answers (readiness); an in-process one always does.
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// A limit as GCRA sees it: the emission interval and the burst tolerance, in microseconds.
+pub fn gcra_params(limit: RateLimit) -> (i64, i64) {
+    let per_minute = i64::from(limit.per_minute.max(1));
+    let burst = i64::from(limit.burst.max(1));
+    let interval = 60_000_000 / per_minute;
+    (interval, interval * (burst - 1))
 }
 
 /// GCRA arithmetic shared by every backend, in microseconds.
 pub fn gcra(tat: Option<i64>, limit: RateLimit, now: i64) -> (Decision, Option<i64>) {
-    let per_minute = i64::from(limit.per_minute.max(1));
     let burst = i64::from(limit.burst.max(1));
-    let interval = 60_000_000 / per_minute;
-    let tolerance = interval * (burst - 1);
+    let (interval, tolerance) = gcra_params(limit);
     let tat = tat.unwrap_or(now).max(now);
     let reset = |t: i64| (t.max(now) + 999_999).div_euclid(1_000_000) as u64;
     if now < tat - tolerance {

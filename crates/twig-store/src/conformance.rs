@@ -1141,7 +1141,7 @@ pub async fn chunks_and_the_change_log(store: &dyn Store) {
     );
     assert_eq!(docs.count_chunks(&o.id, None).await.unwrap(), 3);
     assert_eq!(
-        docs.count_chunks(&o.id, Some(&[ds.id.clone()]))
+        docs.count_chunks(&o.id, Some(std::slice::from_ref(&ds.id)))
             .await
             .unwrap(),
         3

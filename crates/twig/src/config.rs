@@ -122,6 +122,12 @@ pub struct RateLimitSettings {
     pub admin_per_minute: u32,
     /// Admin scope burst.
     pub admin_burst: u32,
+    /// Where buckets live: `memory` (this process) or `redis` (shared by every node).
+    pub backend: String,
+    /// The Redis of the `redis` backend, e.g. `redis://127.0.0.1:6379`.
+    pub redis_url: String,
+    /// With Redis down: let requests through unlimited (true) or refuse them with 503 (false).
+    pub fail_open: bool,
 }
 
 impl Default for RateLimitSettings {
@@ -137,6 +143,9 @@ impl Default for RateLimitSettings {
             execute_burst: d.execute.burst,
             admin_per_minute: d.admin.per_minute,
             admin_burst: d.admin.burst,
+            backend: "memory".into(),
+            redis_url: String::new(),
+            fail_open: false,
         }
     }
 }
@@ -590,7 +599,8 @@ addr = "127.0.0.1:8080"
 data_dir = "./twig-data"
 
 # Database URL (TWIG_DATABASE_URL, --database-url). Unset: a SQLite file inside data_dir.
-# The scheme picks the backend: sqlite://PATH.
+# The scheme picks the backend: sqlite://PATH (one node), or postgres://USER:PASSWORD@HOST/DB
+# for many nodes sharing one database (then `secret_key` must be set, the same on every node).
 # database_url = "sqlite://./twig-data/twig.db"
 
 # Directory of the embedding model files (TWIG_MODEL_DIR). Unset: ~/.cache/twig/models/all-MiniLM-L6-v2
@@ -662,6 +672,12 @@ execute_per_minute = 100
 execute_burst = 120
 admin_per_minute = 50
 admin_burst = 60
+# Where the buckets live: "memory" (this process) or "redis" (one allowance across every node,
+# decided atomically in Redis). With Redis unreachable, limited routes answer 503
+# service_unavailable unless fail_open = true lets requests through unlimited.
+backend = "memory"
+redis_url = ""
+fail_open = false
 
 [webhooks]
 # Endpoint URLs must be https and resolve to public addresses unless these allow otherwise
@@ -937,6 +953,10 @@ impl Settings {
             if !url.contains(':') {
                 bail!("setting `database_url` (TWIG_DATABASE_URL): {url:?} is not a URL such as sqlite://PATH");
             }
+            let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if postgres && self.secret_key.is_none() {
+                bail!("setting `database_url` (TWIG_DATABASE_URL) names PostgreSQL: set `secret_key` (TWIG_SECRET_KEY) too, the same on every node, since there is no key file to share");
+            }
         }
         if !matches!(
             self.embedding.provider.as_str(),
@@ -969,6 +989,12 @@ impl Settings {
             bail!("setting `rerank.sha256` (TWIG_RERANK__SHA256): must be empty or 64 hex digits");
         }
         let rl = &self.rate_limits;
+        match rl.backend.as_str() {
+            "memory" => {}
+            "redis" if rl.redis_url.starts_with("redis://") || rl.redis_url.starts_with("rediss://") => {}
+            "redis" => bail!("setting `rate_limits.redis_url` (TWIG_RATE_LIMITS__REDIS_URL): the redis backend needs a redis:// URL"),
+            other => bail!("setting `rate_limits.backend` (TWIG_RATE_LIMITS__BACKEND): must be \"memory\" or \"redis\", got {other:?}"),
+        }
         for (name, v) in [
             ("read_per_minute", rl.read_per_minute),
             ("read_burst", rl.read_burst),

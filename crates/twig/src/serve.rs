@@ -52,7 +52,26 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(data_dir = %settings.data_dir.display(), "listening on http://{local}");
-    let limiter = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
+    let limiter: Arc<dyn twig_core::ratelimit::RateLimiter> =
+        if settings.rate_limits.backend == "redis" {
+            // Redis expires idle buckets itself.
+            Arc::new(twig_ratelimit::RedisLimiter::new(
+                &settings.rate_limits.redis_url,
+                settings.rate_limits.fail_open,
+            )?)
+        } else {
+            let local = Arc::new(twig_core::ratelimit::InProcessLimiter::default());
+            // Forget full buckets now and then so idle keys cost no memory.
+            let pruned = local.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    pruned.prune(twig_core::time::now().timestamp_micros());
+                }
+            });
+            local
+        };
     let files = crate::ingest::file_store(&settings, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = crate::ingest::start(
@@ -77,7 +96,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             rate_limits: settings.rate_limits.limits(),
             webhooks: settings.webhooks.url_policy(),
         }),
-        limiter.clone(),
+        limiter,
         models,
         reranker,
         embedder,
@@ -97,14 +116,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             stop_rx,
         )?);
     }
-    // Forget full buckets now and then so idle keys cost no memory.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.prune(twig_core::time::now().timestamp_micros());
-        }
-    });
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(twig_api::serve(listener, state, async move {

@@ -31,7 +31,7 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Storage is reachable; 503 otherwise.
+/// Storage (and the shared rate limiter, when limits are on) is reachable; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -39,6 +39,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "readiness check failed");
         Error::Unavailable("Storage is not reachable".into())
     })?;
+    if state.config.rate_limits.is_some() {
+        state.limiter.ping().await.map_err(|e| {
+            tracing::warn!(error = %format!("{e:#}"), "readiness check failed");
+            Error::Unavailable("The rate limiter is not reachable".into())
+        })?;
+    }
     let r = state.retriever.status();
     let mode = serde_json::to_value(r.mode)
         .ok()

@@ -95,4 +95,30 @@ fn print_default_config_and_reject_bad_settings() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("addr"));
+    // Settings that only make sense together are refused before anything is opened.
+    for (env, says) in [
+        (
+            vec![("TWIG_DATABASE_URL", "postgres://twig:pw@127.0.0.1:1/twig")],
+            "secret_key",
+        ),
+        (
+            vec![("TWIG_RATE_LIMITS__BACKEND", "redis")],
+            "rate_limits.redis_url",
+        ),
+        (
+            vec![("TWIG_RATE_LIMITS__BACKEND", "memcached")],
+            "rate_limits.backend",
+        ),
+    ] {
+        let out = std::process::Command::new(crate::helpers::twig_bin())
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert!(!err.contains(":pw@"), "{err}");
+    }
 }

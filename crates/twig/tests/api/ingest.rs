@@ -174,7 +174,7 @@ fn by_name<'a>(docs: &'a [Value], field: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no document with {field} {name}: {docs:#?}"))
 }
 
-async fn org_id(s: &TestServer) -> String {
+pub(crate) async fn org_id(s: &TestServer) -> String {
     let me = s.get("/api/v1/me", s.admin()).await;
     me.body["org_id"].as_str().unwrap().to_owned()
 }
@@ -647,7 +647,7 @@ async fn crawl_refuses_private_networks_by_default() {
 }
 
 /// Many pages, crawled slowly enough to kill the server in the middle.
-fn big_site(n: usize) -> Vec<(String, String)> {
+pub(crate) fn big_site(n: usize) -> Vec<(String, String)> {
     let mut pages = Vec::new();
     let links: Vec<String> = (0..n).map(|i| format!("/p{i}")).collect();
     let refs: Vec<&str> = links.iter().map(String::as_str).collect();

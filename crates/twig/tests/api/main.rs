@@ -5,6 +5,7 @@ mod analytics;
 mod answer;
 mod books;
 mod cli;
+mod cluster;
 mod confluence;
 mod data_sources;
 mod errors;

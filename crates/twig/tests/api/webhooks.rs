@@ -13,8 +13,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A loopback webhook receiver answering the scripted statuses (then 200).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     script: Arc<Mutex<VecDeque<u16>>>,
     got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
 }
@@ -24,7 +25,7 @@ async fn receive(State(r): State<Receiver>, h: HeaderMap, body: String) -> Statu
     StatusCode::from_u16(r.script.lock().unwrap().pop_front().unwrap_or(200)).unwrap()
 }
 
-async fn receiver(script: &[u16]) -> (Receiver, String) {
+pub(crate) async fn receiver(script: &[u16]) -> (Receiver, String) {
     let r = Receiver::default();
     r.script.lock().unwrap().extend(script.iter().copied());
     let app = Router::new()
@@ -37,7 +38,8 @@ async fn receiver(script: &[u16]) -> (Receiver, String) {
 }
 
 impl Receiver {
-    async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, String)> {
+    /// Waits (up to 20 s) for `n` requests; answers all received.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, String)> {
         let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until {
             if self.got.lock().unwrap().len() >= n {
@@ -72,7 +74,7 @@ fn verify(header: &str, body: &str, secret: &str) -> bool {
         .any(|v| v == expected)
 }
 
-const OPEN: &[(&str, &str)] = &[
+pub(crate) const OPEN: &[(&str, &str)] = &[
     ("TWIG_WEBHOOKS__ALLOW_HTTP", "true"),
     ("TWIG_WEBHOOKS__ALLOW_PRIVATE_NETWORKS", "true"),
     ("TWIG_WEBHOOKS__RETRY_DELAYS_SECS", "[0.2, 0.2, 0.2]"),
