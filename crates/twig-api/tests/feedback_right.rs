@@ -48,10 +48,13 @@ async fn readonly_users_keys_may_query_but_not_give_feedback() {
     let state = AppState::new(
         store.clone(),
         Arc::new(engine),
-        Arc::new(twig_ingest::files::FileStore::new(
-            store.clone(),
-            twig_ingest::IngestConfig::new(dir.path()),
-        )),
+        Arc::new(
+            twig_ingest::files::FileStore::new(
+                store.clone(),
+                twig_ingest::IngestConfig::new(dir.path()),
+            )
+            .unwrap(),
+        ),
         Arc::new(ApiConfig::default()),
         Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
         Arc::new(twig_core::llm::ExtractiveOnly),

@@ -186,10 +186,13 @@ async fn start(model: Arc<Model>) -> Server {
     let state = AppState::new(
         store.clone(),
         Arc::new(OneChunk),
-        Arc::new(twig_ingest::files::FileStore::new(
-            store.clone(),
-            twig_ingest::IngestConfig::new(dir.path()),
-        )),
+        Arc::new(
+            twig_ingest::files::FileStore::new(
+                store.clone(),
+                twig_ingest::IngestConfig::new(dir.path()),
+            )
+            .unwrap(),
+        ),
         Arc::new(ApiConfig::default()),
         Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
         Arc::new(Registry(model)),

@@ -51,10 +51,13 @@ async fn start() -> Server {
     let state = AppState::new(
         store.clone(),
         retriever.clone(),
-        Arc::new(twig_ingest::files::FileStore::new(
-            store.clone(),
-            twig_ingest::IngestConfig::new(dir.path()),
-        )),
+        Arc::new(
+            twig_ingest::files::FileStore::new(
+                store.clone(),
+                twig_ingest::IngestConfig::new(dir.path()),
+            )
+            .unwrap(),
+        ),
         Arc::new(ApiConfig::default()),
         Arc::new(twig_core::ratelimit::InProcessLimiter::default()),
         Arc::new(twig_core::llm::ExtractiveOnly),

@@ -139,6 +139,10 @@ pub struct ConnectionTest {
 pub trait Ingestor: Send + Sync + 'static {
     /// Upload size limits.
     fn limits(&self) -> UploadLimits;
+    /// Whether the store of originals answers (readiness).
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
     /// Directory where the HTTP layer streams uploads before handing them over.
     fn staging_dir(&self) -> PathBuf;
     /// Stores the files of a `file` data source and queues their ingestion (zips expanded).

@@ -1,11 +1,13 @@
-//! File sources: originals kept in the data directory, one document per distinct
-//! content (the source key is the content's SHA-256), zips expanded on upload.
+//! File sources: originals kept under `org/ds/sha256` in the originals store (the data
+//! directory or a bucket), one document per distinct content (the source key is the content's
+//! SHA-256), zips expanded on upload.
 
+use crate::originals::Originals;
 use crate::{blocking, IngestConfig};
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use twig_core::document::{Document, DocumentStatus};
 use twig_core::id::{DataSourceId, DocumentId, OrgId};
@@ -20,6 +22,7 @@ const KEY_PREFIX: &str = "sha256:";
 pub struct FileStore {
     store: Arc<dyn Store>,
     config: IngestConfig,
+    originals: Originals,
 }
 
 fn internal(e: impl Into<anyhow::Error>) -> Error {
@@ -49,19 +52,41 @@ struct Entry {
 }
 
 impl FileStore {
-    /// A file store over `store` with `config`.
-    pub fn new(store: Arc<dyn Store>, config: IngestConfig) -> Self {
-        Self { store, config }
+    /// A file store over `store` with `config`, opening the originals store it names.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: IngestConfig,
+    ) -> std::result::Result<Self, crate::originals::OriginalsError> {
+        let originals = Originals::open(&config.storage, &config.files_dir)?;
+        Ok(Self {
+            store,
+            config,
+            originals,
+        })
     }
 
-    fn ds_dir(&self, org: &OrgId, ds: &DataSourceId) -> PathBuf {
-        self.config.files_dir.join(org.as_str()).join(ds.as_str())
+    /// The originals store (readiness checks).
+    pub fn originals(&self) -> &Originals {
+        &self.originals
     }
 
-    /// Where the original of `doc` is kept.
-    pub fn path_of(&self, doc: &Document) -> Option<PathBuf> {
-        let sha = doc.source_key.strip_prefix(KEY_PREFIX)?;
-        Some(self.ds_dir(&doc.org_id, &doc.data_source_id).join(sha))
+    /// The original of `doc`: `Ok(Err(reason))` when it has none (the document fails),
+    /// `Err` when the store did not answer (the job retries).
+    pub async fn read(&self, doc: &Document) -> Result<std::result::Result<Vec<u8>, String>> {
+        let Some(sha) = doc.source_key.strip_prefix(KEY_PREFIX) else {
+            return Ok(Err("the document has no stored original".into()));
+        };
+        match self
+            .originals
+            .get(&[doc.org_id.as_str(), doc.data_source_id.as_str(), sha])
+            .await
+        {
+            Ok(bytes) => Ok(Ok(bytes)),
+            Err(crate::originals::OriginalsError::Store(object_store::Error::NotFound {
+                ..
+            })) => Ok(Err("the stored file is missing".into())),
+            Err(e) => Err(internal(e)),
+        }
     }
 
     /// Removes originals no document refers to any more (deleted documents), once they are
@@ -75,20 +100,15 @@ impl FileStore {
             .into_iter()
             .filter_map(|(d, _)| d.source_key.strip_prefix(KEY_PREFIX).map(str::to_owned))
             .collect();
-        let dir = self.ds_dir(&ds.org_id, &ds.id);
-        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
-            return Ok(0);
-        };
-        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let at = [ds.org_id.as_str(), ds.id.as_str()];
+        let cutoff = time::now() - chrono::Duration::hours(1);
         let mut removed = 0;
-        while let Some(e) = entries.next_entry().await.map_err(internal)? {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let old = e
-                .metadata()
-                .await
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t < cutoff);
-            if old && !keep.contains(&name) && tokio::fs::remove_file(e.path()).await.is_ok() {
+        for (name, modified) in self.originals.list(&at).await.map_err(internal)? {
+            if modified < cutoff && !keep.contains(&name) {
+                self.originals
+                    .delete(&[at[0], at[1], &name])
+                    .await
+                    .map_err(internal)?;
                 removed += 1;
             }
         }
@@ -131,8 +151,8 @@ impl FileStore {
         })
     }
 
-    /// Moves a staged upload into place, or expands a zip into its entries.
-    async fn place(&self, dir: &Path, f: UploadedFile) -> Result<Vec<Entry>> {
+    /// Stores a staged upload (then drops the staged copy), or expands a zip into its entries.
+    async fn place(&self, at: [&str; 2], f: UploadedFile) -> Result<Vec<Entry>> {
         let limits = self.config.limits;
         let zip = is_zip(&f.filename, f.content_type.as_deref());
         let limit = if zip {
@@ -158,16 +178,18 @@ impl FileStore {
                 mb(limit)
             ))]);
         };
+        let bytes = tokio::fs::read(&path).await.map_err(internal)?;
         if !zip {
-            tokio::fs::rename(&path, dir.join(&f.sha256))
+            self.originals
+                .put(&[at[0], at[1], &f.sha256], bytes)
                 .await
                 .map_err(internal)?;
+            let _ = tokio::fs::remove_file(&path).await;
             return Ok(vec![Entry {
                 refused: None,
                 ..refuse(String::new())
             }]);
         }
-        let bytes = tokio::fs::read(&path).await.map_err(internal)?;
         let _ = tokio::fs::remove_file(&path).await;
         let parse_limits = self.config.parse_limits();
         // Expansion is CPU-bound and bounded by the bomb guards (ratio, total size, entries).
@@ -196,7 +218,8 @@ impl FileStore {
                 });
                 continue;
             }
-            tokio::fs::write(dir.join(&sha), &entry.bytes)
+            self.originals
+                .put(&[at[0], at[1], &sha], entry.bytes)
                 .await
                 .map_err(internal)?;
             out.push(Entry {
@@ -220,6 +243,10 @@ impl Ingestor for FileStore {
         self.config.limits
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.originals.ping().await.map_err(internal)
+    }
+
     fn staging_dir(&self) -> PathBuf {
         self.config.files_dir.join(".staging")
     }
@@ -230,11 +257,9 @@ impl Ingestor for FileStore {
         ds: &DataSourceId,
         files: Vec<UploadedFile>,
     ) -> Result<Vec<UploadedDocument>> {
-        let dir = self.ds_dir(org, ds);
-        tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
         let mut out = Vec::new();
         for f in files {
-            for entry in self.place(&dir, f).await? {
+            for entry in self.place([org.as_str(), ds.as_str()], f).await? {
                 out.push(self.record(org, ds, entry).await?);
             }
         }
@@ -242,10 +267,10 @@ impl Ingestor for FileStore {
     }
 
     async fn forget_data_source(&self, org: &OrgId, ds: &DataSourceId) -> Result<()> {
-        match tokio::fs::remove_dir_all(self.ds_dir(org, ds)).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(internal(e)),
-            _ => Ok(()),
-        }
+        self.originals
+            .delete_all(&[org.as_str(), ds.as_str()])
+            .await
+            .map_err(internal)
     }
 
     async fn test_connection(
@@ -264,15 +289,11 @@ pub(crate) enum Parsed {
     Failed(String),
 }
 
-/// Reads and parses a stored original (blocking: call off the runtime).
-pub(crate) fn parse_stored(path: &Path, doc: &Document, limits: &twig_parse::Limits) -> Parsed {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Parsed::Failed(format!("the stored file cannot be read: {e}")),
-    };
+/// Parses a stored original (blocking: call off the runtime).
+pub(crate) fn parse_stored(bytes: &[u8], doc: &Document, limits: &twig_parse::Limits) -> Parsed {
     let name = doc.filename.as_deref().unwrap_or(&doc.title);
     let ct = doc.metadata.get("content_type").and_then(Value::as_str);
-    match twig_parse::parse(name, ct, &bytes, limits) {
+    match twig_parse::parse(name, ct, bytes, limits) {
         Ok(p) => Parsed::Ok(p),
         Err(e) => Parsed::Failed(e.to_string()),
     }

@@ -1,6 +1,7 @@
 //! twig-ingest: turns data sources into indexed documents.
 //!
-//! Uploaded originals are kept in the data directory ([`files::FileStore`]); a
+//! Uploaded originals are kept in the data directory or a bucket ([`files::FileStore`],
+//! [`originals::Originals`]); a
 //! durable `sync` job ([`sync::SyncHandler`], run by `twig-jobs`) parses them off
 //! the async runtime, or crawls a website, and hands documents to the
 //! [`Retriever`](twig_core::retrieval::Retriever). Every document's state is in
@@ -10,6 +11,7 @@
 
 pub mod connectors;
 pub mod files;
+pub mod originals;
 pub mod schedule;
 pub mod sync;
 mod website;
@@ -20,8 +22,10 @@ use twig_core::ingest::UploadLimits;
 /// Ingestion settings.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// Where originals are kept (`<data_dir>/files`).
+    /// The local directory of originals (`<data_dir>/files`), and where uploads are staged.
     pub files_dir: PathBuf,
+    /// Where originals are kept: `files_dir`, or a bucket every node reads.
+    pub storage: originals::StorageConfig,
     /// Upload limits (50 MB a file, 200 MB a zip by default).
     pub limits: UploadLimits,
     /// Largest uncompressed total of one zip archive.
@@ -44,6 +48,7 @@ impl IngestConfig {
         let d = twig_parse::Limits::default();
         Self {
             files_dir: data_dir.join("files"),
+            storage: originals::StorageConfig::Local,
             limits: UploadLimits {
                 max_file_bytes: d.max_file_bytes,
                 max_zip_bytes: d.max_zip_bytes,

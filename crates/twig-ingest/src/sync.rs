@@ -169,17 +169,17 @@ impl SyncHandler {
                 .map_err(retry)?;
         }
         let limits = self.config.parse_limits();
-        let jobs: Vec<_> = batch
-            .iter()
-            .map(|d| (d.clone(), self.files.path_of(d)))
-            .collect();
+        let mut jobs = Vec::with_capacity(batch.len());
+        for d in &batch {
+            jobs.push((d.clone(), self.files.read(d).await.map_err(retry)?));
+        }
         // Parsing is CPU-bound: off the async runtime.
         let parsed = blocking(move || {
             jobs.into_iter()
-                .map(|(d, path)| {
-                    let p = match &path {
-                        Some(p) => parse_stored(p, &d, &limits),
-                        None => Parsed::Failed("the document has no stored original".into()),
+                .map(|(d, bytes)| {
+                    let p = match &bytes {
+                        Ok(b) => parse_stored(b, &d, &limits),
+                        Err(reason) => Parsed::Failed(reason.clone()),
                     };
                     (d, p)
                 })

@@ -38,7 +38,7 @@ async fn rig() -> Rig {
     .unwrap();
     let retriever: Arc<dyn Retriever> = Arc::new(engine);
     let config = IngestConfig::new(dir.path());
-    let files = Arc::new(FileStore::new(store.clone(), config.clone()));
+    let files = Arc::new(FileStore::new(store.clone(), config.clone()).unwrap());
     let handler = Arc::new(SyncHandler::new(
         store.clone(),
         retriever.clone(),
@@ -152,7 +152,16 @@ async fn file_sync_indexes_fails_bad_files_and_collects_garbage() {
         .iter()
         .find(|d| d.filename.as_deref() == Some("b.txt"))
         .unwrap();
-    let path = rig.files.path_of(b).unwrap();
+    // Originals keep the data dir's layout: files/ORG/DS/SHA256.
+    let path_of = |d: &twig_core::document::Document| {
+        rig.dir
+            .path()
+            .join("files")
+            .join(d.org_id.as_str())
+            .join(d.data_source_id.as_str())
+            .join(d.source_key.strip_prefix("sha256:").unwrap())
+    };
+    let path = path_of(b);
     assert!(path.exists());
     assert!(rig.retriever.delete_document(&org.id, &b.id).await.unwrap());
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
@@ -172,10 +181,7 @@ async fn file_sync_indexes_fails_bad_files_and_collects_garbage() {
         .iter()
         .find(|d| d.filename.as_deref() == Some("a.md"))
         .unwrap();
-    assert!(
-        rig.files.path_of(a).unwrap().exists(),
-        "referenced original kept"
-    );
+    assert!(path_of(a).exists(), "referenced original kept");
     drop(rig.dir);
 }
 

@@ -234,7 +234,7 @@ impl Rig {
         });
         let embedder = timed.clone().map(|t| t as Arc<dyn Embedder>);
         let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder).await?;
-        let files_store = crate::ingest::file_store(&settings, store.clone());
+        let files_store = crate::ingest::file_store(&settings, store.clone())?;
         let handler = Arc::new(twig_ingest::sync::SyncHandler::new(
             store.clone(),
             retriever,

@@ -54,6 +54,51 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The Slack app (answers mentions, direct messages and `/twig ask`).
     pub slack_app: SlackAppSettings,
+    /// Where uploaded originals are kept.
+    pub storage: StorageSettings,
+}
+
+/// `[storage]` section: the originals of uploaded files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `local` (`<data_dir>/files`) or `s3` (a bucket every node reads).
+    pub kind: String,
+    /// The bucket (`s3`).
+    pub bucket: String,
+    /// The bucket's region (`s3`).
+    pub region: String,
+    /// An S3-compatible service other than AWS, e.g. `http://minio:9000` (`s3`).
+    pub endpoint: String,
+    /// Keys start with this inside the bucket (`s3`).
+    pub prefix: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            kind: "local".into(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            endpoint: String::new(),
+            prefix: String::new(),
+        }
+    }
+}
+
+impl StorageSettings {
+    /// What the ingestion crate opens.
+    pub fn config(&self) -> twig_ingest::originals::StorageConfig {
+        match self.kind.as_str() {
+            "s3" => twig_ingest::originals::StorageConfig::S3 {
+                bucket: self.bucket.clone(),
+                region: self.region.clone(),
+                endpoint: (!self.endpoint.is_empty()).then(|| self.endpoint.clone()),
+                prefix: self.prefix.clone(),
+            },
+            _ => twig_ingest::originals::StorageConfig::Local,
+        }
+    }
 }
 
 /// `[server]` section.
@@ -564,6 +609,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             telemetry: TelemetrySettings::default(),
             slack_app: SlackAppSettings::default(),
+            storage: StorageSettings::default(),
         }
     }
 }
@@ -847,6 +893,18 @@ base_url = "https://slack.com/api"
 # Answer jobs run at once, and seconds allowed for one post to Slack.
 workers = 2
 timeout_secs = 10
+
+[storage]
+# Where uploaded originals are kept: "local" (data_dir/files, one node) or "s3": an
+# S3-compatible bucket every node and worker reads. Credentials come from the environment
+# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+kind = "local"
+bucket = ""
+region = "us-east-1"
+# For S3-compatible services other than AWS (MinIO, R2, moto…), e.g. "http://minio:9000".
+endpoint = ""
+# Keys start with this inside the bucket.
+prefix = ""
 "#;
 
 /// Values given as command-line flags; only those present override.
@@ -987,6 +1045,11 @@ impl Settings {
         let sha = &self.rerank.sha256;
         if !sha.is_empty() && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit())) {
             bail!("setting `rerank.sha256` (TWIG_RERANK__SHA256): must be empty or 64 hex digits");
+        }
+        match (self.storage.kind.as_str(), self.storage.bucket.is_empty()) {
+            ("local", _) | ("s3", false) => {}
+            ("s3", true) => bail!("setting `storage.bucket` (TWIG_STORAGE__BUCKET): the s3 storage needs a bucket"),
+            (other, _) => bail!("setting `storage.kind` (TWIG_STORAGE__KIND): must be \"local\" or \"s3\", got {other:?}"),
         }
         let rl = &self.rate_limits;
         match rl.backend.as_str() {

@@ -33,12 +33,13 @@ pub fn config(settings: &Settings) -> IngestConfig {
         timeout: Duration::from_secs(k.timeout_secs),
     };
     c.prune_every = k.prune_every;
+    c.storage = settings.storage.config();
     c
 }
 
 /// The store of uploaded originals.
-pub fn file_store(settings: &Settings, store: Arc<dyn Store>) -> Arc<FileStore> {
-    Arc::new(FileStore::new(store, config(settings)))
+pub fn file_store(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<FileStore>> {
+    Ok(Arc::new(FileStore::new(store, config(settings))?))
 }
 
 /// Starts `workers` job runners (every job kind) and the scheduler; they stop when `stop` turns true.
@@ -123,7 +124,7 @@ pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let embedder = crate::retrieval::embedder(&settings).await?;
     let writer: Arc<dyn Retriever> =
         Arc::new(twig_index::engine::StoreWriter::open(store.clone(), embedder).await?);
-    let files = file_store(&settings, store.clone());
+    let files = file_store(&settings, store.clone())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = settings.ingest.workers.max(1);
     let tasks = start(&settings, workers, store, writer, files, stop_rx)?;

@@ -72,7 +72,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             });
             local
         };
-    let files = crate::ingest::file_store(&settings, store.clone());
+    let files = crate::ingest::file_store(&settings, store.clone())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = crate::ingest::start(
         &settings,

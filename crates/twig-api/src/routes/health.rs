@@ -31,13 +31,17 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Storage (and the shared rate limiter, when limits are on) is reachable; 503 otherwise.
+/// Storage, the originals store (and the shared rate limiter, when limits are on) are reachable; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await.map_err(|e| {
         tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "readiness check failed");
         Error::Unavailable("Storage is not reachable".into())
+    })?;
+    state.ingestor.ping().await.map_err(|e| {
+        tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "readiness check failed");
+        Error::Unavailable("The store of uploaded files is not reachable".into())
     })?;
     if state.config.rate_limits.is_some() {
         state.limiter.ping().await.map_err(|e| {

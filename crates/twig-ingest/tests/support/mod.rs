@@ -94,7 +94,7 @@ impl SyncRig {
         if let Some(tune) = setup.tune {
             tune(&mut ic);
         }
-        let files = Arc::new(FileStore::new(store.clone(), ic.clone()));
+        let files = Arc::new(FileStore::new(store.clone(), ic.clone()).unwrap());
         let mut handler = SyncHandler::new(store.clone(), retriever.clone(), files.clone(), ic);
         if let Some(opener) = setup.opener {
             handler = handler.with_opener(opener);

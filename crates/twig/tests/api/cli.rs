@@ -109,6 +109,8 @@ fn print_default_config_and_reject_bad_settings() {
             vec![("TWIG_RATE_LIMITS__BACKEND", "memcached")],
             "rate_limits.backend",
         ),
+        (vec![("TWIG_STORAGE__KIND", "s3")], "storage.bucket"),
+        (vec![("TWIG_STORAGE__KIND", "ftp")], "storage.kind"),
     ] {
         let out = std::process::Command::new(crate::helpers::twig_bin())
             .args(["serve", "--data-dir"])

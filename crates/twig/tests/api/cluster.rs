@@ -325,3 +325,91 @@ async fn with_redis_down_limited_routes_answer_503_unless_fail_open() {
     let r = s.get("/api/v1/agents", s.admin()).await;
     assert_eq!(r.status, 200, "fail_open lets requests through: {}", r.text);
 }
+
+#[tokio::test]
+async fn an_upload_to_one_node_is_synced_by_another_through_s3() {
+    let db = ScratchDb::create().await;
+    let (endpoint, bucket) = twig_ingest::originals::scratch_bucket().await;
+    let mut env = env(&db);
+    env.extend([
+        ("TWIG_STORAGE__KIND", "s3".to_owned()),
+        ("TWIG_STORAGE__BUCKET", bucket.clone()),
+        ("TWIG_STORAGE__ENDPOINT", endpoint.clone()),
+        ("TWIG_STORAGE__PREFIX", "originals".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+    ]);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A takes uploads but runs no jobs; B runs them and has never seen the file.
+    let mut a_env = env.clone();
+    a_env.push(("TWIG_INGEST__WORKERS", "0".to_owned()));
+    let a = node(dir_a.path(), &a_env).await;
+    let key = a.admin().to_owned();
+    let r = a.get("/readyz", "").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ds = create_ds(&a, json!({"type": "file", "name": "Handbook"})).await;
+    let r = crate::ingest::upload(
+        &a,
+        &key,
+        &ds,
+        &[(
+            "pangolins.md",
+            b"# Pangolins\n\nPangolins roll into a ball of overlapping scales when threatened.",
+        )],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert!(
+        std::fs::read_dir(dir_a.path().join("files"))
+            .map(|d| d.flatten().all(|e| e.file_name() == ".staging"))
+            .unwrap_or(true),
+        "nothing kept in A's data dir"
+    );
+    let mut b = node(dir_b.path(), &env).await;
+    b.key = Some(key.clone());
+    let st = wait_synced(&b, &ds, Duration::from_secs(60)).await;
+    assert_eq!(st["status"], "active", "{st}");
+    assert_eq!(st["documents_failed"], 0, "{st}");
+    searchable(&b, "overlapping scales", &ds).await;
+    searchable(&a, "overlapping scales", &ds).await;
+    let listing = |bucket: String, endpoint: String| async move {
+        reqwest::get(format!("{endpoint}/{bucket}?prefix=originals/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(listing(bucket.clone(), endpoint.clone())
+        .await
+        .contains(&ds));
+    // Deleting the source removes its originals from the bucket.
+    let r = b.delete(&format!("/api/v1/data-sources/{ds}"), &key).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while listing(bucket.clone(), endpoint.clone())
+        .await
+        .contains(&ds)
+    {
+        assert!(Instant::now() < deadline, "originals left in the bucket");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_fails_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(
+        dir.path(),
+        &[
+            ("TWIG_STORAGE__KIND", "s3"),
+            ("TWIG_STORAGE__BUCKET", "twig-no-such-bucket"),
+            ("TWIG_STORAGE__ENDPOINT", "http://127.0.0.1:1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    )
+    .await;
+    let r = s.get("/readyz", "").await;
+    crate::helpers::assert_error(&r, 503, "service_unavailable");
+}

@@ -8515,7 +8515,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Storage (and the shared rate limiter, when limits are on) is reachable; 503 otherwise. */
+        /** Storage, the originals store (and the shared rate limiter, when limits are on) are reachable; 503 otherwise. */
         get: {
             parameters: {
                 query?: never;
