@@ -191,6 +191,61 @@ pub trait Store: Send + Sync + 'static {
 
     /// The Slack app: workspaces connected to organisations, and the events already taken.
     fn slack(&self) -> &dyn SlackStore;
+
+    /// Search inside the database, when the backend has it (PostgreSQL with pgvector): the
+    /// engine then keeps no index of its own, so every node sees every write at once.
+    fn chunk_search(&self) -> Option<&dyn ChunkSearch> {
+        None
+    }
+}
+
+/// A chunk a database-side retriever found, with that retriever's raw score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredChunk {
+    /// The chunk.
+    pub chunk_id: ChunkId,
+    /// Lexical rank score, or cosine similarity for vector search; higher is better.
+    pub score: f32,
+}
+
+/// Lexical and vector candidates computed by the database, scoped to an org and, optionally,
+/// some of its data sources inside the query.
+#[async_trait]
+pub trait ChunkSearch: Send + Sync {
+    /// Builds what vector search over embeddings of `dim` needs (its index, and vectors of
+    /// chunks written before that index existed); idempotent, safe on several nodes at once.
+    async fn prepare_vectors(&self, dim: usize) -> StoreResult<()>;
+    /// The `limit` best lexical matches of `query`.
+    async fn lexical(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ScoredChunk>>;
+    /// The `limit` chunks nearest to `query` by cosine (approximate index search).
+    async fn nearest(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &[f32],
+        limit: usize,
+    ) -> StoreResult<Vec<ScoredChunk>>;
+    /// The same `limit` nearest chunks by an exact scan (the reference recall is measured against).
+    async fn nearest_exact(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &[f32],
+        limit: usize,
+    ) -> StoreResult<Vec<ScoredChunk>>;
+    /// Cosine similarity of `query` to each of `ids` of the org that has an embedding.
+    async fn cosines(
+        &self,
+        org: &OrgId,
+        query: &[f32],
+        ids: &[ChunkId],
+    ) -> StoreResult<Vec<ScoredChunk>>;
 }
 
 /// Slack app settings per organisation, and the durable memory of Slack events.

@@ -1177,6 +1177,169 @@ pub async fn chunks_and_the_change_log(store: &dyn Store) {
     assert!(docs.changes_since(s3, 10).await.unwrap().is_empty());
 }
 
+/// In-database search (for backends that have it): both retrievers stay inside the org and
+/// the data sources asked for, stem and OR the query's words, rank by cosine, and see a write
+/// or a delete the moment it commits.
+pub async fn database_search(store: &dyn Store) {
+    let search = store
+        .chunk_search()
+        .expect("this backend searches in the database");
+    let o = org(store, "o").await;
+    let other = org(store, "other").await;
+    let ds1 = website(store, &o, "one").await;
+    let ds2 = website(store, &o, "two").await;
+    let ds3 = website(store, &other, "three").await;
+    let docs = store.documents();
+    let put = |ds: &DataSource, title: &str, texts: &[(&str, [f32; 3])]| {
+        let mut d = record(ds, title, DocumentStatus::Indexed, None);
+        d.chunks = texts.len() as u32;
+        let chunks: Vec<StoredChunk> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (t, v))| StoredChunk {
+                id: ChunkId::generate(),
+                document_id: d.id.clone(),
+                position: i as u32,
+                text: (*t).into(),
+                heading_path: vec!["Help center".into()],
+                token_count: 5,
+                page: None,
+                embedding: Some(v.to_vec()),
+            })
+            .collect();
+        (d, chunks)
+    };
+    let (a, a_chunks) = put(
+        &ds1,
+        "Returns guide",
+        &[
+            (
+                "The refund policy allows returns within thirty days",
+                [1.0, 0.0, 0.0],
+            ),
+            ("Shipping takes five business days", [0.0, 1.0, 0.0]),
+        ],
+    );
+    let (b, b_chunks) = put(
+        &ds2,
+        "Enterprise",
+        &[("Refunds for enterprise customers", [0.9, 0.1, 0.0])],
+    );
+    let (c, c_chunks) = put(
+        &ds3,
+        "Secret",
+        &[("refund policy of another org", [1.0, 0.0, 0.0])],
+    );
+    for (d, ch) in [(&a, &a_chunks), (&b, &b_chunks), (&c, &c_chunks)] {
+        docs.upsert_document(d, ch).await.unwrap();
+    }
+    search.prepare_vectors(3).await.unwrap();
+    search
+        .prepare_vectors(3)
+        .await
+        .expect("preparing twice is harmless");
+    let ids = |v: &[twig_core::store::ScoredChunk]| -> Vec<ChunkId> {
+        v.iter().map(|h| h.chunk_id.clone()).collect()
+    };
+
+    let lex = search
+        .lexical(&o.id, None, "refund policy", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&lex),
+        vec![a_chunks[0].id.clone(), b_chunks[0].id.clone()],
+        "both words beat one (\"Refunds\" stems to refund); another org's chunk is never seen"
+    );
+    assert!(lex[0].score > lex[1].score && lex[1].score > 0.0);
+    let only_two = search
+        .lexical(
+            &o.id,
+            Some(std::slice::from_ref(&ds2.id)),
+            "refund policy",
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&only_two), vec![b_chunks[0].id.clone()]);
+    let by_title = search.lexical(&o.id, None, "guide", 10).await.unwrap();
+    assert_eq!(
+        by_title.len(),
+        2,
+        "the title is searched with every chunk of its document"
+    );
+    assert!(
+        search
+            .lexical(&o.id, None, "the of and", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "stop words only"
+    );
+    for odd in ["refund & | ! ( :* <->", "'refund'", "\\", "refund:*A"] {
+        let got = search.lexical(&o.id, None, odd, 10).await.unwrap();
+        assert!(got.len() <= 2, "{odd:?} is text, never query syntax");
+    }
+    assert!(search
+        .lexical(&o.id, Some(&[]), "refund", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let q = [1.0, 0.0, 0.0];
+    let near = search.nearest(&o.id, None, &q, 10).await.unwrap();
+    assert_eq!(
+        ids(&near),
+        vec![
+            a_chunks[0].id.clone(),
+            b_chunks[0].id.clone(),
+            a_chunks[1].id.clone()
+        ]
+    );
+    assert!(
+        (near[0].score - 1.0).abs() < 1e-5,
+        "cosine, not distance: {}",
+        near[0].score
+    );
+    assert!(near[2].score.abs() < 1e-5);
+    let exact = search.nearest_exact(&o.id, None, &q, 10).await.unwrap();
+    assert_eq!(ids(&exact), ids(&near));
+    let near_two = search
+        .nearest(&o.id, Some(std::slice::from_ref(&ds2.id)), &q, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&near_two), vec![b_chunks[0].id.clone()]);
+    assert_eq!(search.nearest(&o.id, None, &q, 1).await.unwrap().len(), 1);
+    let cos = search
+        .cosines(&o.id, &q, &[a_chunks[1].id.clone(), c_chunks[0].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&cos),
+        vec![a_chunks[1].id.clone()],
+        "another org's id is skipped"
+    );
+
+    docs.delete_document(&o.id, &a.id).await.unwrap();
+    assert_eq!(
+        ids(&search
+            .lexical(&o.id, None, "refund policy", 10)
+            .await
+            .unwrap()),
+        vec![b_chunks[0].id.clone()]
+    );
+    assert_eq!(
+        ids(&search.nearest(&o.id, None, &q, 10).await.unwrap()),
+        vec![b_chunks[0].id.clone()]
+    );
+    store.delete_data_source(&o.id, &ds2.id).await.unwrap();
+    assert!(search
+        .nearest(&o.id, None, &q, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// Document records: one per source key, failures requeued, states counted and listed per org.
 pub async fn document_records_and_states(store: &dyn Store) {
     let o = org(store, "o").await;

@@ -70,3 +70,9 @@ async fn secrets_are_encrypted_at_rest() {
     assert!(err.to_string().contains("secret_key"), "{err}");
     assert!(!err.to_string().contains("twig:twig"), "{err}");
 }
+
+#[tokio::test]
+async fn database_search() {
+    let (store, _db) = fresh().await;
+    twig_store::conformance::database_search(&*store).await;
+}

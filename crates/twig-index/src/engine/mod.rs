@@ -96,14 +96,25 @@ impl EngineConfig {
     }
 }
 
+/// Where search candidates come from.
+enum Backend {
+    /// This process's own indexes, derived from the store by replaying its change log.
+    Local {
+        lexical: Arc<LexicalIndex>,
+        vector: Option<Arc<VectorIndex>>,
+        /// Last change applied to the in-memory vector index.
+        vector_seq: AtomicU64,
+    },
+    /// The database itself ([`Store::chunk_search`]): nothing is held here, so every node
+    /// sees a write the moment it commits.
+    Database,
+}
+
 /// The retrieval engine (see the module docs).
 pub struct Engine {
     store: Arc<dyn Store>,
     embedder: Option<Arc<dyn Embedder>>,
-    lexical: Arc<LexicalIndex>,
-    vector: Option<Arc<VectorIndex>>,
-    /// Last change applied to the in-memory vector index.
-    vector_seq: AtomicU64,
+    backend: Backend,
     /// Serialises index updates so changes apply in log order.
     write_lock: tokio::sync::Mutex<()>,
     config: EngineConfig,
@@ -159,6 +170,22 @@ impl Engine {
                     .map_err(|e| EngineError::Store(store_err(e)))?,
             }
         }
+        if let Some(search) = store.chunk_search() {
+            if let Some(e) = &embedder {
+                search
+                    .prepare_vectors(e.dim())
+                    .await
+                    .map_err(|e| EngineError::Store(store_err(e)))?;
+            }
+            tracing::info!("search runs in the database");
+            return Ok(Engine {
+                store,
+                embedder,
+                backend: Backend::Database,
+                write_lock: tokio::sync::Mutex::new(()),
+                config,
+            });
+        }
         let dir = config.index_dir.clone();
         let lexical = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(crate::IndexError::from)?;
@@ -200,9 +227,11 @@ impl Engine {
         let engine = Engine {
             store,
             embedder,
-            lexical: Arc::new(lexical),
-            vector,
-            vector_seq: AtomicU64::new(seq),
+            backend: Backend::Local {
+                lexical: Arc::new(lexical),
+                vector,
+                vector_seq: AtomicU64::new(seq),
+            },
             write_lock: tokio::sync::Mutex::new(()),
             config,
         };
@@ -215,13 +244,18 @@ impl Engine {
 
     /// Replays logged changes the indexes have not applied yet.
     async fn sync_indexes(&self) -> Result<(), Error> {
+        let Backend::Local {
+            lexical,
+            vector,
+            vector_seq,
+        } = &self.backend
+        else {
+            return Ok(());
+        };
         let _guard = self.write_lock.lock().await;
         let docs = self.store.documents();
         loop {
-            let from = self
-                .lexical
-                .last_seq()
-                .min(self.vector_seq.load(Ordering::SeqCst));
+            let from = lexical.last_seq().min(vector_seq.load(Ordering::SeqCst));
             let changes = docs.changes_since(from, REPLAY_BATCH).await?;
             let Some(last) = changes.last().map(|c| c.seq) else {
                 return Ok(());
@@ -255,8 +289,8 @@ impl Engine {
                     }
                 }
             }
-            let lexical = self.lexical.clone();
-            let vector = self.vector.clone();
+            let lexical = lexical.clone();
+            let vector = vector.clone();
             let apply_lexical = last > lexical.last_seq();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 if apply_lexical {
@@ -293,8 +327,22 @@ impl Engine {
             .await
             .map_err(|e| Error::Internal(anyhow::anyhow!("index task failed: {e}")))?
             .map_err(Error::Internal)?;
-            self.vector_seq.store(last, Ordering::SeqCst);
+            vector_seq.store(last, Ordering::SeqCst);
             docs.prune_changes(last).await?;
+        }
+    }
+
+    /// What the timer does: replays the log into local indexes, or, when the database
+    /// searches, forgets the log that nothing replays.
+    async fn catch_up(&self) -> Result<(), Error> {
+        match self.backend {
+            Backend::Local { .. } => self.sync_indexes().await,
+            Backend::Database => {
+                let docs = self.store.documents();
+                let last = docs.last_change().await?;
+                docs.prune_changes(last).await?;
+                Ok(())
+            }
         }
     }
 
@@ -309,7 +357,7 @@ impl Engine {
             loop {
                 tick.tick().await;
                 let Some(engine) = me.upgrade() else { return };
-                if let Err(e) = engine.sync_indexes().await {
+                if let Err(e) = engine.catch_up().await {
                     tracing::warn!(error = %format!("{e:#}"), "index sync failed; will retry");
                 }
             }

@@ -1,13 +1,17 @@
 //! Hybrid search: both retrievers inside the org/data-source filter, fused.
 
-use super::Engine;
+use super::{Backend, Engine};
 use crate::fusion::{
     reciprocal_rank_fusion, score_fusion, FusedHit, Hit, Normalization, RrfConfig,
     ScoreFusionConfig,
 };
+use crate::lexical::LexicalIndex;
+use crate::vector::VectorIndex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use twig_core::id::ChunkId;
 use twig_core::retrieval::{RetrieverRank, SearchHit, SearchMode, SearchRequest, SearchResults};
+use twig_core::store::ScoredChunk;
 use twig_core::Error;
 
 /// Longest query accepted, in bytes.
@@ -57,84 +61,50 @@ pub(super) async fn run(engine: &Engine, req: SearchRequest) -> Result<SearchRes
         (_, None) => SearchMode::Lexical,
         (m, Some(_)) => m,
     };
-    let ds: Option<Vec<String>> = req
-        .data_source_ids
-        .as_ref()
-        .map(|v| v.iter().map(|d| d.to_string()).collect());
-    let org = req.org_id.to_string();
     let k = req.top_k.max(1);
     let candidates = engine.config.candidates.max(k);
-    let fusion = engine.config.fusion;
-    let embedder = engine.embedder.clone();
-    let lexical = engine.lexical.clone();
-    let vector = engine.vector.clone();
-
-    // Embedding and scanning are CPU-bound: off the async runtime.
-    let (fused, query_embedding) = tokio::task::spawn_blocking(
-        move || -> anyhow::Result<(Vec<FusedHit>, Option<Vec<f32>>)> {
-            let qvec = match (&embedder, mode) {
-                (Some(e), SearchMode::Hybrid | SearchMode::Vector) => {
-                    Some(e.embed(&[query.as_str()])?.remove(0))
-                }
-                _ => None,
-            };
-            let lex_hits: Vec<Hit> = if mode == SearchMode::Vector {
-                Vec::new()
-            } else {
-                lexical.search(&org, ds.as_deref(), &query, candidates)?
-            };
-            let (vec_hits, cosines): (Vec<Hit>, HashMap<String, f32>) = match (&vector, &qvec) {
-                (Some(v), Some(q)) => {
-                    let hits = v.search(&org, ds.as_deref(), q, candidates)?;
-                    let missing: Vec<&str> = lex_hits
-                        .iter()
-                        .filter(|h| !hits.iter().any(|x| x.chunk_id == h.chunk_id))
-                        .map(|h| h.chunk_id.as_str())
-                        .collect();
-                    let mut cos = v.similarities(&org, q, &missing)?;
-                    for h in &hits {
-                        cos.insert(h.chunk_id.clone(), h.score);
-                    }
-                    (hits, cos)
-                }
-                _ => (Vec::new(), HashMap::new()),
-            };
-            let sim = |id: &str| -> Option<f32> {
-                match mode {
-                    SearchMode::Lexical => lex_hits
-                        .iter()
-                        .find(|h| h.chunk_id == id)
-                        .map(|h| h.score / (h.score + LEXICAL_SIMILARITY_K)),
-                    _ => cosines.get(id).map(|c| rescale(*c)),
-                }
-            };
-            let fused = match fusion {
-                Fusion::Rrf { k } => reciprocal_rank_fusion(
-                    &lex_hits,
-                    &vec_hits,
-                    &RrfConfig {
-                        k,
-                        lexical_weight: 1.0,
-                        vector_weight: 1.0,
-                    },
-                    &sim,
-                ),
-                Fusion::Score { alpha } => score_fusion(
-                    &lex_hits,
-                    &vec_hits,
-                    &ScoreFusionConfig {
-                        alpha,
-                        normalization: Normalization::MinMax,
-                    },
-                    &sim,
-                ),
-            };
-            Ok((fused, qvec))
-        },
-    )
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("search task failed: {e}")))?
-    .map_err(Error::Internal)?;
+    let found = match &engine.backend {
+        Backend::Local {
+            lexical, vector, ..
+        } => local_candidates(engine, lexical, vector, &req, &query, mode, candidates).await?,
+        Backend::Database => database_candidates(engine, &req, &query, mode, candidates).await?,
+    };
+    let Candidates {
+        lex_hits,
+        vec_hits,
+        cosines,
+        query_embedding,
+    } = found;
+    let sim = |id: &str| -> Option<f32> {
+        match mode {
+            SearchMode::Lexical => lex_hits
+                .iter()
+                .find(|h| h.chunk_id == id)
+                .map(|h| h.score / (h.score + LEXICAL_SIMILARITY_K)),
+            _ => cosines.get(id).map(|c| rescale(*c)),
+        }
+    };
+    let fused = match engine.config.fusion {
+        Fusion::Rrf { k } => reciprocal_rank_fusion(
+            &lex_hits,
+            &vec_hits,
+            &RrfConfig {
+                k,
+                lexical_weight: 1.0,
+                vector_weight: 1.0,
+            },
+            &sim,
+        ),
+        Fusion::Score { alpha } => score_fusion(
+            &lex_hits,
+            &vec_hits,
+            &ScoreFusionConfig {
+                alpha,
+                normalization: Normalization::MinMax,
+            },
+            &sim,
+        ),
+    };
 
     let threshold = req.similarity_threshold.unwrap_or(0.0);
     let selected: Vec<FusedHit> = fused
@@ -192,5 +162,147 @@ pub(super) async fn run(engine: &Engine, req: SearchRequest) -> Result<SearchRes
         total_chunks_searched,
         mode,
         embedding_model: engine.embedder.as_ref().map(|e| e.model_id().to_owned()),
+    })
+}
+
+/// Both retrievers' lists, the cosine of every listed chunk, and the query's embedding.
+struct Candidates {
+    lex_hits: Vec<Hit>,
+    vec_hits: Vec<Hit>,
+    cosines: HashMap<String, f32>,
+    query_embedding: Option<Vec<f32>>,
+}
+
+/// Embeds the query when the mode needs a vector (CPU-bound: off the async runtime).
+async fn embed_query(
+    engine: &Engine,
+    query: &str,
+    mode: SearchMode,
+) -> Result<Option<Vec<f32>>, Error> {
+    let Some(e) = engine.embedder.clone() else {
+        return Ok(None);
+    };
+    if mode == SearchMode::Lexical {
+        return Ok(None);
+    }
+    let q = query.to_owned();
+    let v = tokio::task::spawn_blocking(move || e.embed(&[q.as_str()]))
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("embedding task failed: {e}")))?
+        .map_err(Error::Internal)?;
+    Ok(v.into_iter().next())
+}
+
+/// Candidates from this process's own indexes.
+async fn local_candidates(
+    engine: &Engine,
+    lexical: &Arc<LexicalIndex>,
+    vector: &Option<Arc<VectorIndex>>,
+    req: &SearchRequest,
+    query: &str,
+    mode: SearchMode,
+    candidates: usize,
+) -> Result<Candidates, Error> {
+    let qvec = embed_query(engine, query, mode).await?;
+    let ds: Option<Vec<String>> = req
+        .data_source_ids
+        .as_ref()
+        .map(|v| v.iter().map(|d| d.to_string()).collect());
+    let org = req.org_id.to_string();
+    let query = query.to_owned();
+    let lexical = lexical.clone();
+    let vector = vector.clone();
+    // Scanning is CPU-bound: off the async runtime.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Candidates> {
+        let lex_hits: Vec<Hit> = if mode == SearchMode::Vector {
+            Vec::new()
+        } else {
+            lexical.search(&org, ds.as_deref(), &query, candidates)?
+        };
+        let (vec_hits, cosines) = match (&vector, &qvec) {
+            (Some(v), Some(q)) => {
+                let hits = v.search(&org, ds.as_deref(), q, candidates)?;
+                let missing: Vec<&str> = lex_hits
+                    .iter()
+                    .filter(|h| !hits.iter().any(|x| x.chunk_id == h.chunk_id))
+                    .map(|h| h.chunk_id.as_str())
+                    .collect();
+                let mut cos = v.similarities(&org, q, &missing)?;
+                for h in &hits {
+                    cos.insert(h.chunk_id.clone(), h.score);
+                }
+                (hits, cos)
+            }
+            _ => (Vec::new(), HashMap::new()),
+        };
+        Ok(Candidates {
+            lex_hits,
+            vec_hits,
+            cosines,
+            query_embedding: qvec,
+        })
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("search task failed: {e}")))?
+    .map_err(Error::Internal)
+}
+
+fn hits(found: Vec<ScoredChunk>) -> Vec<Hit> {
+    found
+        .into_iter()
+        .map(|c| Hit {
+            chunk_id: c.chunk_id.to_string(),
+            score: c.score,
+        })
+        .collect()
+}
+
+/// Candidates computed by the database (see [`ChunkSearch`]).
+async fn database_candidates(
+    engine: &Engine,
+    req: &SearchRequest,
+    query: &str,
+    mode: SearchMode,
+    candidates: usize,
+) -> Result<Candidates, Error> {
+    let search = engine
+        .store
+        .chunk_search()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the store has no in-database search")))?;
+    let ds = req.data_source_ids.as_deref();
+    let qvec = embed_query(engine, query, mode).await?;
+    let lexical = async {
+        if mode == SearchMode::Vector {
+            Ok(Vec::new())
+        } else {
+            search.lexical(&req.org_id, ds, query, candidates).await
+        }
+    };
+    let vector = async {
+        match &qvec {
+            Some(q) => search.nearest(&req.org_id, ds, q, candidates).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (lex, vec) = tokio::try_join!(lexical, vector)?;
+    let mut cosines: HashMap<String, f32> = vec
+        .iter()
+        .map(|h| (h.chunk_id.to_string(), h.score))
+        .collect();
+    if let Some(q) = &qvec {
+        let missing: Vec<ChunkId> = lex
+            .iter()
+            .filter(|h| !cosines.contains_key(h.chunk_id.as_str()))
+            .map(|h| h.chunk_id.clone())
+            .collect();
+        for c in search.cosines(&req.org_id, q, &missing).await? {
+            cosines.insert(c.chunk_id.to_string(), c.score);
+        }
+    }
+    Ok(Candidates {
+        lex_hits: hits(lex),
+        vec_hits: hits(vec),
+        cosines,
+        query_embedding: qvec,
     })
 }

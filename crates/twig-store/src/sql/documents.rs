@@ -179,22 +179,36 @@ impl DocumentStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        for c in chunks {
-            sqlx::query(
+        // PostgreSQL chunks also carry what in-database search filters and ranks by.
+        let insert = match self.dialect {
+            Dialect::Sqlite => {
                 "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(c.id.as_str())
-            .bind(doc.id.as_str())
-            .bind(i64::from(c.position))
-            .bind(&c.text)
-            .bind(serde_json::to_string(&c.heading_path).map_err(backend)?)
-            .bind(i64::from(c.token_count))
-            .bind(c.page.map(i64::from))
-            .bind(c.embedding.as_deref().map(encode_embedding))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            }
+            Dialect::Postgres => {
+                "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding,
+                    org_id, data_source_id, doc_title, embedding_v)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CAST($12 AS vector))"
+            }
+        };
+        for c in chunks {
+            let mut q = sqlx::query(insert)
+                .bind(c.id.as_str())
+                .bind(doc.id.as_str())
+                .bind(i64::from(c.position))
+                .bind(&c.text)
+                .bind(serde_json::to_string(&c.heading_path).map_err(backend)?)
+                .bind(i64::from(c.token_count))
+                .bind(c.page.map(i64::from))
+                .bind(c.embedding.as_deref().map(encode_embedding));
+            if self.dialect == Dialect::Postgres {
+                q = q
+                    .bind(doc.org_id.as_str())
+                    .bind(doc.data_source_id.as_str())
+                    .bind(&doc.title)
+                    .bind(c.embedding.as_deref().map(super::search::vector_literal));
+            }
+            q.execute(&mut *tx).await.map_err(backend)?;
         }
         let seq = log_change(&mut tx, &doc.id).await?;
         recount(&mut tx, &doc.data_source_id).await?;
@@ -242,10 +256,12 @@ impl DocumentStore for SqlStore {
 
     async fn last_change(&self) -> StoreResult<u64> {
         // SQLite's AUTOINCREMENT keeps the high-water mark in sqlite_sequence even after
-        // pruning; PostgreSQL never prunes the log (see `prune_changes`).
+        // pruning; an identity column's sequence does the same on PostgreSQL.
         let sql = match self.dialect {
             Dialect::Sqlite => "SELECT seq FROM sqlite_sequence WHERE name = 'index_changes'",
-            Dialect::Postgres => "SELECT MAX(seq) FROM index_changes",
+            Dialect::Postgres => {
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM index_changes_seq_seq"
+            }
         };
         let seq: Option<i64> = sqlx::query_scalar(sql)
             .fetch_optional(&self.read)
@@ -256,11 +272,6 @@ impl DocumentStore for SqlStore {
     }
 
     async fn prune_changes(&self, upto: u64) -> StoreResult<()> {
-        // Nodes sharing a PostgreSQL database each replay the log into their own indexes: one
-        // node's "applied" is not another's, so the log is kept there.
-        if self.dialect == Dialect::Postgres {
-            return Ok(());
-        }
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM index_changes WHERE seq <= $1")
             .bind(upto as i64)

@@ -17,6 +17,7 @@ mod interactions;
 mod jobs;
 mod kb;
 mod keys;
+mod search;
 mod slack;
 mod users;
 mod webhooks;
@@ -651,6 +652,13 @@ impl Store for SqlStore {
 
     fn slack(&self) -> &dyn SlackStore {
         self
+    }
+
+    fn chunk_search(&self) -> Option<&dyn twig_core::store::ChunkSearch> {
+        match self.dialect {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(self),
+        }
     }
 }
 
