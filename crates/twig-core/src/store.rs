@@ -212,9 +212,10 @@ pub struct ScoredChunk {
 /// some of its data sources inside the query.
 #[async_trait]
 pub trait ChunkSearch: Send + Sync {
-    /// Builds what vector search over embeddings of `dim` needs (its index, and vectors of
-    /// chunks written before that index existed); idempotent, safe on several nodes at once.
-    async fn prepare_vectors(&self, dim: usize) -> StoreResult<()>;
+    /// Builds what search needs: the scope of chunks copied in without it and, for embeddings
+    /// of `dim`, the vector index and the vectors of chunks written before it existed.
+    /// Idempotent, and safe on several nodes at once.
+    async fn prepare(&self, dim: Option<usize>) -> StoreResult<()>;
     /// The `limit` best lexical matches of `query`.
     async fn lexical(
         &self,

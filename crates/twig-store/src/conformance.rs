@@ -1233,9 +1233,9 @@ pub async fn database_search(store: &dyn Store) {
     for (d, ch) in [(&a, &a_chunks), (&b, &b_chunks), (&c, &c_chunks)] {
         docs.upsert_document(d, ch).await.unwrap();
     }
-    search.prepare_vectors(3).await.unwrap();
+    search.prepare(Some(3)).await.unwrap();
     search
-        .prepare_vectors(3)
+        .prepare(Some(3))
         .await
         .expect("preparing twice is harmless");
     let ids = |v: &[twig_core::store::ScoredChunk]| -> Vec<ChunkId> {

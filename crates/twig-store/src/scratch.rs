@@ -1,6 +1,6 @@
-//! Throwaway PostgreSQL databases for tests: created on the server `scripts/services.sh`
-//! starts (`TWIG_TEST_POSTGRES_URL`, by default the URL that script prints) and dropped when
-//! their guard is.
+//! Throwaway PostgreSQL databases for tests and benchmarks: created on a server (for tests the
+//! one `scripts/services.sh` starts, `TWIG_TEST_POSTGRES_URL`, by default the URL that script
+//! prints) and dropped when their guard is.
 
 use sqlx::{AnyConnection, Connection, Executor};
 
@@ -15,39 +15,61 @@ pub struct ScratchDb {
     /// Its URL.
     pub url: String,
     name: String,
+    server: String,
 }
 
 impl ScratchDb {
-    /// Creates an empty database; panics, saying how to start the server, if it is down.
+    /// Creates an empty database for a test; panics, saying how to start the server, if it is down.
     pub async fn create() -> Self {
-        sqlx::any::install_default_drivers();
         let server = server_url();
-        let mut c = AnyConnection::connect(&server).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {} does not answer ({e}): start it with `bash scripts/services.sh`",
-                crate::redact(&server)
-            )
-        });
+        Self::create_on(&server)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}: start it with `bash scripts/services.sh`"))
+    }
+
+    /// Creates an empty database on the server of `server` (a URL of any database there).
+    pub async fn create_on(server: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        sqlx::any::install_default_drivers();
+        let (base, _) = server
+            .split('?')
+            .next()
+            .unwrap_or(server)
+            .rsplit_once('/')
+            .context("a postgres URL ends in /DATABASE")?;
+        let mut c = AnyConnection::connect(server)
+            .await
+            .with_context(|| format!("PostgreSQL at {} does not answer", crate::redact(server)))?;
         let name = format!(
-            "twig_test_{}",
+            "twig_scratch_{}",
             twig_core::id::DocumentId::generate().as_str()[4..].to_lowercase()
         );
         c.execute(format!("CREATE DATABASE {name}").as_str())
             .await
-            .expect("create database");
-        let (base, _) = server
-            .rsplit_once('/')
-            .expect("a postgres URL ends in /DATABASE");
-        Self {
+            .context("creating a scratch database")?;
+        Ok(Self {
             url: format!("{base}/{name}"),
             name,
-        }
+            server: server.to_owned(),
+        })
+    }
+}
+
+impl ScratchDb {
+    /// Sets a server setting for every later session on this database (`ALTER DATABASE … SET`).
+    pub async fn set(&self, setting: &str, value: &str) -> anyhow::Result<()> {
+        let mut c = AnyConnection::connect(&self.url).await?;
+        let value = value.replace('\'', "''");
+        c.execute(format!("ALTER DATABASE {} SET {setting} = '{value}'", self.name).as_str())
+            .await?;
+        Ok(())
     }
 }
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let server = self.server.clone();
         // Drop may run inside a runtime (which must not block) or after it: a thread of its own.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -55,7 +77,7 @@ impl Drop for ScratchDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok(mut c) = AnyConnection::connect(&server_url()).await {
+                if let Ok(mut c) = AnyConnection::connect(&server).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                     let _ = c.execute(sql.as_str()).await;
                 }

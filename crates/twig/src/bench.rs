@@ -60,6 +60,7 @@ pub async fn retrieval(
     dataset: &Path,
     as_json: bool,
     max_docs: Option<usize>,
+    database_url: Option<&str>,
 ) -> anyhow::Result<()> {
     let data = twig_index::beir::load(dataset)
         .with_context(|| format!("loading {}", dataset.display()))?;
@@ -82,6 +83,7 @@ pub async fn retrieval(
     }
     let Indexed {
         _tmp,
+        _db,
         settings,
         embedder,
         retriever,
@@ -90,7 +92,7 @@ pub async fn retrieval(
         chunks,
         ingest_secs,
         ..
-    } = index_corpus(settings, &corpus).await?;
+    } = index_corpus(settings, &corpus, database_url).await?;
 
     let passages_per_s = match &embedder {
         Some(e) => embed_throughput(e.clone(), &corpus).await?,
@@ -163,6 +165,7 @@ pub async fn retrieval(
         "peak_rss_mb": peak_rss_mb(),
         "queries": queries.len(),
         "fusion": settings.search.fusion,
+        "engine": if database_url.is_some() { "postgres" } else { "embedded" },
     });
     if as_json {
         println!("{out}");
@@ -176,6 +179,8 @@ pub async fn retrieval(
 pub struct Indexed {
     /// Keeps the data dir alive.
     pub _tmp: tempfile::TempDir,
+    /// Keeps the scratch database alive (PostgreSQL runs).
+    pub _db: Option<twig_store::scratch::ScratchDb>,
     /// The settings with `data_dir` pointing at it.
     pub settings: Settings,
     /// The store.
@@ -196,12 +201,24 @@ pub struct Indexed {
     pub ingest_secs: f64,
 }
 
-/// Ingests `corpus` (one section per document, default chunking) into a new temporary data dir.
-pub async fn index_corpus(settings: &Settings, corpus: &[BeirDoc]) -> anyhow::Result<Indexed> {
+/// Ingests `corpus` (one section per document, default chunking) into a new temporary data dir,
+/// or, given a PostgreSQL server, into a scratch database there.
+pub async fn index_corpus(
+    settings: &Settings,
+    corpus: &[BeirDoc],
+    database_url: Option<&str>,
+) -> anyhow::Result<Indexed> {
     let tmp = tempfile::tempdir()?;
     let mut settings = settings.clone();
     settings.data_dir = tmp.path().to_path_buf();
-    settings.database_url = None;
+    let db = match database_url {
+        Some(url) => Some(twig_store::scratch::ScratchDb::create_on(url).await?),
+        None => None,
+    };
+    settings.database_url = db.as_ref().map(|d| d.url.clone());
+    if db.is_some() && settings.secret_key.is_none() {
+        settings.secret_key = Some(hex::encode(rand::random::<[u8; 32]>()));
+    }
     let store = crate::cli::open_store(&settings).await?;
     let embedder = crate::retrieval::embedder(&settings).await?;
     let retriever = crate::retrieval::open_with(&settings, store.clone(), embedder.clone()).await?;
@@ -250,6 +267,7 @@ pub async fn index_corpus(settings: &Settings, corpus: &[BeirDoc]) -> anyhow::Re
     }
     Ok(Indexed {
         _tmp: tmp,
+        _db: db,
         settings,
         store,
         embedder,
@@ -358,8 +376,9 @@ fn print_table(out: &serde_json::Value) {
         out["queries"], l["p50"].as_f64().unwrap_or(0.0), l["p95"].as_f64().unwrap_or(0.0), l["p99"].as_f64().unwrap_or(0.0)
     );
     println!(
-        "peak RSS: {:.0} MB; fusion: {}",
+        "peak RSS: {:.0} MB; fusion: {}; engine: {}",
         out["peak_rss_mb"].as_f64().unwrap_or(0.0),
-        out["fusion"]
+        out["fusion"],
+        out["engine"]
     );
 }

@@ -54,7 +54,7 @@ pub async fn answer(
         ds,
         doc_to_corpus,
         ..
-    } = crate::bench::index_corpus(settings, &corpus).await?;
+    } = crate::bench::index_corpus(settings, &corpus, None).await?;
     let config = settings.answer.pipeline();
     let threshold = config.similarity_threshold;
     let answerer = Arc::new(Answerer::new(

@@ -60,6 +60,17 @@ enum Command {
     Config(ConfigCommand),
     /// Re-embed every chunk with the configured embedding model (stop the server first).
     Reindex,
+    /// Copy a whole embedded deployment into an empty PostgreSQL database (records, documents,
+    /// chunks with their embeddings, jobs, webhooks, sessions), verifying every table's count.
+    /// Stop the server first.
+    Migrate {
+        /// The SQLite database (sqlite://PATH, e.g. sqlite://twig-data/twig.db).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database (postgres://USER:PASSWORD@HOST/DB), with no deployment yet.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -88,7 +99,8 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Retrieval quality (nDCG@10, recall, MRR) and speed on a BEIR data set, in a fresh temporary data dir.
+    /// Retrieval quality (nDCG@10, recall, MRR) and speed on a BEIR data set, in a fresh temporary data dir
+    /// (with `--database-url postgres://…`, on the PostgreSQL engine in a scratch database there).
     Retrieval {
         /// BEIR directory (corpus.jsonl, queries.jsonl, qrels/test.tsv).
         #[arg(long, default_value = "../shared/datasets/scifact")]
@@ -99,6 +111,10 @@ enum BenchCommand {
         /// Ingest only the first N documents (quick runs).
         #[arg(long)]
         max_docs: Option<usize>,
+        /// Set from the global `--database-url`: here it names a PostgreSQL server to measure
+        /// that engine on, in a scratch database created there and dropped afterwards.
+        #[arg(skip)]
+        database_url: Option<String>,
     },
     /// The answering pipeline per strategy (redwood, cedar, cypress) with the extractive
     /// answerer: latency without model time, and answer recall@k, on a BEIR data set.
@@ -121,6 +137,26 @@ enum BenchCommand {
         /// Interactions to store first.
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
+    },
+    /// In-database search at scale: synthetic chunks in a scratch PostgreSQL database on the
+    /// server of the global `--database-url`; prints filtered and unfiltered search p95 and the
+    /// HNSW search's recall@10 against an exact scan.
+    Scale {
+        /// Chunks to load.
+        #[arg(long, default_value_t = 1_000_000)]
+        chunks: usize,
+        /// Queries per scenario.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Embedding size.
+        #[arg(long, default_value_t = 384)]
+        dim: usize,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Set from the global `--database-url`.
+        #[arg(skip)]
+        database_url: Option<String>,
     },
 }
 
@@ -196,7 +232,14 @@ enum ConfigCommand {
 }
 
 /// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    // `bench retrieval --database-url` names a server to benchmark on, not the store to open.
+    if let Command::Bench(
+        BenchCommand::Retrieval { database_url, .. } | BenchCommand::Scale { database_url, .. },
+    ) = &mut cli.command
+    {
+        *database_url = cli.global.database_url.take();
+    }
     if let Command::Config(ConfigCommand::PrintDefault) = cli.command {
         print!("{}", config::DEFAULT_TOML);
         return Ok(());
@@ -224,6 +267,7 @@ async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Orgs(cmd) => orgs(&settings, cmd).await,
         Command::Keys(cmd) => keys_cmd(&settings, cmd).await,
         Command::Config(_) => Ok(()),
+        Command::Migrate { from, to } => migrate(&settings, &from, &to).await,
         Command::Reindex => {
             let store = open_store(&settings).await?;
             let Some(embedder) = crate::retrieval::embedder(&settings).await? else {
@@ -238,7 +282,11 @@ async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()>
             dataset,
             json,
             max_docs,
-        }) => crate::bench::retrieval(&settings, &dataset, json, max_docs).await,
+            database_url,
+        }) => {
+            crate::bench::retrieval(&settings, &dataset, json, max_docs, database_url.as_deref())
+                .await
+        }
         Command::Bench(BenchCommand::Ingest {
             dataset,
             connector: Some(connector),
@@ -260,7 +308,78 @@ async fn run_command(command: Command, settings: Settings) -> anyhow::Result<()>
             max_queries,
         }) => crate::bench_answer::answer(&settings, &dataset, json, max_docs, max_queries).await,
         Command::Bench(BenchCommand::Analytics { rows }) => crate::analytics_bench::run(rows).await,
+        Command::Bench(BenchCommand::Scale {
+            chunks,
+            queries,
+            dim,
+            json,
+            database_url,
+        }) => {
+            let server = database_url.context(
+                "bench scale measures PostgreSQL: give --database-url postgres://USER:PASSWORD@HOST/DB (a scratch database is made there)",
+            )?;
+            crate::bench_scale::run(crate::bench_scale::ScaleArgs {
+                server,
+                chunks,
+                queries,
+                dim,
+                json,
+            })
+            .await
+        }
     }
+}
+
+/// `twig migrate`: SQLite into PostgreSQL, secrets kept sealed with the key they were sealed with.
+async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    let Some(path) = from
+        .strip_prefix("sqlite://")
+        .or_else(|| from.strip_prefix("sqlite:"))
+    else {
+        anyhow::bail!("--from must be sqlite://PATH, the embedded deployment's database");
+    };
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        anyhow::bail!("--to must be postgres://…, the database the nodes will share");
+    }
+    let path = std::path::Path::new(path);
+    if !path.is_file() {
+        anyhow::bail!("no SQLite database at {}", path.display());
+    }
+    let source = twig_store::sql::SqlStore::open_with_key(path, settings.secret_key.as_deref())
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    // Secrets move sealed: PostgreSQL nodes open them with the key that sealed them.
+    let key_file = path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("secret.key");
+    let key = match &settings.secret_key {
+        Some(k) => k.clone(),
+        None => std::fs::read_to_string(&key_file)
+            .with_context(|| format!("reading the secret key {}", key_file.display()))?
+            .trim()
+            .to_owned(),
+    };
+    let dest = twig_store::sql::SqlStore::connect_postgres(to, &key)
+        .await
+        .with_context(|| format!("connecting to {}", twig_store::redact(to)))?;
+    let copied = source.copy_into(&dest).await?;
+    for c in &copied {
+        println!("{:<20} {:>10}", c.table, c.rows);
+    }
+    println!(
+        "copied {} rows into {}; every table's count matches",
+        copied.iter().map(|c| c.rows).sum::<u64>(),
+        twig_store::redact(to)
+    );
+    if settings.secret_key.is_none() {
+        println!(
+            "start every node with secret_key set to the key in {} (TWIG_SECRET_KEY=$(cat {})): the copied secrets are sealed with it",
+            key_file.display(),
+            key_file.display()
+        );
+    }
+    Ok(())
 }
 
 /// Opens the configured store, creating the data directory if needed.

@@ -4,6 +4,7 @@ mod analytics_bench;
 mod bench;
 mod bench_answer;
 mod bench_ingest;
+mod bench_scale;
 mod cli;
 mod config;
 mod ingest;

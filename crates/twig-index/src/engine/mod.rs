@@ -171,12 +171,10 @@ impl Engine {
             }
         }
         if let Some(search) = store.chunk_search() {
-            if let Some(e) = &embedder {
-                search
-                    .prepare_vectors(e.dim())
-                    .await
-                    .map_err(|e| EngineError::Store(store_err(e)))?;
-            }
+            search
+                .prepare(embedder.as_ref().map(|e| e.dim()))
+                .await
+                .map_err(|e| EngineError::Store(store_err(e)))?;
             tracing::info!("search runs in the database");
             return Ok(Engine {
                 store,

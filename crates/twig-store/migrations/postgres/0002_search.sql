@@ -4,7 +4,7 @@
 -- document's title only changes when its chunks are rewritten), so both retrievers filter
 -- inside the query without a join. `tsv` is the lexical side (title, headings and text, as the
 -- embedded engine's BM25 field), `embedding_v` the vector side; the HNSW index over it is made
--- per embedding size at start (see `prepare_vectors`), which this file cannot know. The BYTEA
+-- per embedding size at start (see `ChunkSearch::prepare`), which this file cannot know. The BYTEA
 -- `embedding` stays the copy records are read from; chunks written before this migration get
 -- their `embedding_v` from it at start.
 CREATE EXTENSION IF NOT EXISTS vector;

@@ -12,6 +12,9 @@ use twig_core::id::{ChunkId, DataSourceId, DocumentId, OrgId};
 use twig_core::page::{Listed, Page};
 use twig_core::store::{DocumentStore, StoreError, StoreResult};
 
+/// Chunk rows per INSERT (12 values each on PostgreSQL; SQLite allows 32,766 per statement).
+const CHUNK_ROWS_PER_INSERT: usize = 200;
+
 const DOC_COLUMNS: &str =
     "d.id, d.org_id, d.data_source_id, d.source_key, d.title, d.url, d.filename, d.content_hash,
     d.metadata, d.chunks, d.status, d.error, d.created_at, d.updated_at";
@@ -179,36 +182,50 @@ impl DocumentStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        // Many rows per statement: a round trip per chunk made big documents slow to write.
         // PostgreSQL chunks also carry what in-database search filters and ranks by.
-        let insert = match self.dialect {
+        let columns = match self.dialect {
             Dialect::Sqlite => {
-                "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                "id, document_id, position, text, heading_path, token_count, page, embedding"
             }
             Dialect::Postgres => {
-                "INSERT INTO chunks (id, document_id, position, text, heading_path, token_count, page, embedding,
-                    org_id, data_source_id, doc_title, embedding_v)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CAST($12 AS vector))"
+                "id, document_id, position, text, heading_path, token_count, page, embedding,
+                 org_id, data_source_id, doc_title, embedding_v"
             }
         };
-        for c in chunks {
-            let mut q = sqlx::query(insert)
-                .bind(c.id.as_str())
-                .bind(doc.id.as_str())
-                .bind(i64::from(c.position))
-                .bind(&c.text)
-                .bind(serde_json::to_string(&c.heading_path).map_err(backend)?)
-                .bind(i64::from(c.token_count))
-                .bind(c.page.map(i64::from))
-                .bind(c.embedding.as_deref().map(encode_embedding));
-            if self.dialect == Dialect::Postgres {
-                q = q
-                    .bind(doc.org_id.as_str())
-                    .bind(doc.data_source_id.as_str())
-                    .bind(&doc.title)
-                    .bind(c.embedding.as_deref().map(super::search::vector_literal));
+        for batch in chunks.chunks(CHUNK_ROWS_PER_INSERT) {
+            let mut q = Sql::new(format!("INSERT INTO chunks ({columns}) VALUES "));
+            for (i, c) in batch.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .push_bind(c.id.as_str())
+                    .push(", ")
+                    .push_bind(doc.id.as_str())
+                    .push(", ")
+                    .push_bind(i64::from(c.position))
+                    .push(", ")
+                    .push_bind(c.text.as_str())
+                    .push(", ")
+                    .push_bind(serde_json::to_string(&c.heading_path).map_err(backend)?)
+                    .push(", ")
+                    .push_bind(i64::from(c.token_count))
+                    .push(", ")
+                    .push_bind(c.page.map(i64::from))
+                    .push(", ")
+                    .push_bind(c.embedding.as_deref().map(encode_embedding));
+                if self.dialect == Dialect::Postgres {
+                    q.push(", ")
+                        .push_bind(doc.org_id.as_str())
+                        .push(", ")
+                        .push_bind(doc.data_source_id.as_str())
+                        .push(", ")
+                        .push_bind(doc.title.as_str())
+                        .push(", CAST(")
+                        .push_bind(c.embedding.as_deref().map(super::search::vector_literal))
+                        .push(" AS vector)");
+                }
+                q.push(")");
             }
-            q.execute(&mut *tx).await.map_err(backend)?;
+            q.build().execute(&mut *tx).await.map_err(backend)?;
         }
         let seq = log_change(&mut tx, &doc.id).await?;
         recount(&mut tx, &doc.data_source_id).await?;

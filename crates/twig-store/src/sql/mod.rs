@@ -19,6 +19,7 @@ mod kb;
 mod keys;
 mod search;
 mod slack;
+mod transfer;
 mod users;
 mod webhooks;
 
@@ -46,6 +47,7 @@ use twig_core::user::User;
 use twig_core::webhook::EventKind;
 
 use crate::secrets::SecretBox;
+pub use transfer::{Copied, NOT_COPIED, TABLES};
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -108,18 +108,20 @@ impl SqlStore {
 
 #[async_trait]
 impl ChunkSearch for SqlStore {
-    async fn prepare_vectors(&self, dim: usize) -> StoreResult<()> {
+    async fn prepare(&self, dim: Option<usize>) -> StoreResult<()> {
         debug_assert_eq!(self.dialect, Dialect::Postgres);
         // Under the write lock, so nodes starting together build the index once.
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "CREATE INDEX IF NOT EXISTS chunks_embedding_hnsw_{dim} ON chunks
-             USING hnsw ((CAST(embedding_v AS vector({dim}))) vector_cosine_ops)
-             WHERE vector_dims(embedding_v) = {dim}"
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        if let Some(dim) = dim {
+            sqlx::query(&format!(
+                "CREATE INDEX IF NOT EXISTS chunks_embedding_hnsw_{dim} ON chunks
+                 USING hnsw ((CAST(embedding_v AS vector({dim}))) vector_cosine_ops)
+                 WHERE vector_dims(embedding_v) = {dim}"
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         // Rows copied in by `twig migrate` carry neither scope nor vector yet.
         sqlx::query(
             "UPDATE chunks c SET org_id = d.org_id, data_source_id = d.data_source_id, doc_title = d.title

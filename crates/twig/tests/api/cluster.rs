@@ -413,3 +413,120 @@ async fn an_unreachable_bucket_fails_readiness() {
     let r = s.get("/readyz", "").await;
     crate::helpers::assert_error(&r, 503, "service_unavailable");
 }
+
+#[tokio::test]
+async fn an_embedded_deployment_migrated_to_postgres_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut local = vec![("TWIG_EMBEDDING__PROVIDER", "local")];
+    local.extend(crate::webhooks::OPEN.iter().copied());
+    let s = TestServer::start_in(dir.path(), &local).await;
+    let key = s.admin().to_owned();
+    let ds = create_ds(&s, json!({"type": "file", "name": "Handbook"})).await;
+    let r = crate::ingest::upload(
+        &s,
+        &key,
+        &ds,
+        &[(
+            "pangolins.md",
+            b"# Pangolins\n\nPangolins roll into a ball of overlapping scales when threatened.",
+        )],
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let st = wait_synced(&s, &ds, Duration::from_secs(60)).await;
+    assert_eq!(st["documents_done"], 1, "{st}");
+    let r = s
+        .post(
+            "/api/v1/agents",
+            &key,
+            json!({"name": "Zoo", "data_source_ids": [ds]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let agent = r.body["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            "/api/v1/query",
+            &key,
+            json!({"agent_id": agent, "query": "What do pangolins do when threatened?"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (_hooks, hook_url) = crate::webhooks::receiver(&[]).await;
+    let r = s
+        .post(
+            "/api/v1/webhooks",
+            &key,
+            json!({"url": hook_url, "events": ["agent.created"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let before: Vec<serde_json::Value> = futures::future::join_all(
+        [
+            "/api/v1/agents",
+            "/api/v1/webhooks",
+            "/api/v1/interactions",
+            "/api/v1/api-keys",
+        ]
+        .map(|p| async { s.get(p, &key).await.body }),
+    )
+    .await;
+    drop(s);
+
+    let db = ScratchDb::create().await;
+    let from = format!("sqlite://{}", dir.path().join("twig.db").display());
+    let (ok, out, err) =
+        crate::helpers::twig_cmd(dir.path(), &["migrate", "--from", &from, "--to", &db.url]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("every table's count matches"), "{out}");
+    assert!(
+        out.contains("secret.key"),
+        "says which key to start with: {out}"
+    );
+    let (ok, out, err) =
+        crate::helpers::twig_cmd(dir.path(), &["migrate", "--from", &from, "--to", &db.url]);
+    assert!(
+        !ok && err.contains("already holds a deployment"),
+        "{out}{err}"
+    );
+
+    // The same data dir (uploaded originals stay local) on PostgreSQL, with the key file's key.
+    let secret = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    let url = db.url.clone();
+    let env = [
+        ("TWIG_EMBEDDING__PROVIDER", "local"),
+        ("TWIG_DATABASE_URL", url.as_str()),
+        ("TWIG_SECRET_KEY", secret.trim()),
+    ];
+    let mut p = TestServer::start_in(dir.path(), &env).await;
+    assert!(
+        p.key.is_none(),
+        "the deployment came along: no new bootstrap"
+    );
+    p.key = Some(key.clone());
+    let after: Vec<serde_json::Value> = futures::future::join_all(
+        [
+            "/api/v1/agents",
+            "/api/v1/webhooks",
+            "/api/v1/interactions",
+            "/api/v1/api-keys",
+        ]
+        .map(|path| async { p.get(path, &key).await.body }),
+    )
+    .await;
+    assert_eq!(before, after);
+    assert_eq!(documents(&p, &ds).await.len(), 1);
+    // Lexically, and by meaning alone with the copied vectors (nothing was re-embedded).
+    searchable(&p, "overlapping scales", &ds).await;
+    let hits = search(&p, "scaly anteater defence", &ds).await;
+    assert!(!hits.is_empty());
+    let r = p
+        .post(
+            "/api/v1/query",
+            &key,
+            json!({"agent_id": agent, "query": "What do pangolins do when threatened?"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("ball"), "{}", r.text);
+}
