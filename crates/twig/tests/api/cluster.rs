@@ -530,3 +530,90 @@ async fn an_embedded_deployment_migrated_to_postgres_keeps_everything() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("ball"), "{}", r.text);
 }
+
+/// A `twig worker` process on the shared database; killed (SIGKILL) on drop.
+struct Worker(std::process::Child);
+
+impl Worker {
+    fn start(dir: &std::path::Path, env: &[(&'static str, String)]) -> Worker {
+        let mut cmd = std::process::Command::new(crate::helpers::twig_bin());
+        cmd.arg("worker")
+            .arg("--data-dir")
+            .arg(dir)
+            .env_remove("RUST_LOG")
+            .env("TWIG_EMBEDDING__PROVIDER", "none")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Worker(cmd.spawn().expect("spawn twig worker"))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn api_nodes_without_workers_and_separate_workers_share_the_jobs() {
+    let db = ScratchDb::create().await;
+    let mut env = env(&db);
+    env.push(("TWIG_INGEST__WORKERS", "0".to_owned()));
+    let pages = big_site(30);
+    let refs: Vec<(&str, String)> = pages.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    let site = Site::start(&refs).await;
+    let (dir_a, dir_w1, dir_w2) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // The API node runs no jobs: only the worker processes do.
+    let a = node(dir_a.path(), &env).await;
+    let key = a.admin().to_owned();
+    let worker_env: Vec<(&'static str, String)> = env
+        .iter()
+        .filter(|(k, _)| *k != "TWIG_INGEST__WORKERS")
+        .cloned()
+        .collect();
+    let w1 = Worker::start(dir_w1.path(), &worker_env);
+    let ds = create_ds(
+        &a,
+        json!({"type": "website", "name": "Guide", "config": {"url": format!("{}/", site.base), "requests_per_second": 12}}),
+    )
+    .await;
+    let r = a
+        .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = a
+            .get(&format!("/api/v1/data-sources/{ds}/status"), &key)
+            .await
+            .body;
+        if st["documents_done"].as_u64().unwrap_or(0) >= 6 {
+            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never took the sync: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(w1);
+    // Another worker resumes it once the lease lapses; the API node still runs nothing.
+    let _w2 = Worker::start(dir_w2.path(), &worker_env);
+    let st = wait_synced(&a, &ds, Duration::from_secs(120)).await;
+    assert_eq!(st["status"], "active", "{st}");
+    let docs = documents(&a, &ds).await;
+    let mut urls: Vec<&str> = docs.iter().map(|d| d["url"].as_str().unwrap()).collect();
+    urls.sort();
+    urls.dedup();
+    assert_eq!((docs.len(), urls.len()), (31, 31), "every page once");
+    searchable(&a, "species 29 lives in habitat", &ds).await;
+}
