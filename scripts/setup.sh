@@ -17,6 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# mold links the test binaries several times faster than GNU ld; optional (.ci/run uses it
+# when present), so only installed when this runs as root.
+if ! command -v mold >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq mold || echo "note: mold not installed; linking with the default linker" >&2
+fi
+
 # The website-crawl test (crates/twig/tests/api/books.rs) crawls the Rust book, the Cargo
 # book and the Rust reference that ship with the toolchain: rustup's rust-docs component,
 # part of the default profile. Debian's rust-doc is no substitute (no Cargo book, older

@@ -1,4 +1,5 @@
-//! Search inside PostgreSQL: a generated `tsvector` with a GIN index for the lexical side,
+//! Search inside PostgreSQL: a generated `tsvector` with a GIN index for the lexical side
+//! (ranked by BM25 computed in the query),
 //! pgvector's HNSW (cosine) for the vector side, both scoped to the org and data sources in
 //! the query (see migrations/postgres/0002_search.sql).
 //!
@@ -170,17 +171,51 @@ impl ChunkSearch for SqlStore {
         if limit == 0 || data_sources.is_some_and(|d| d.is_empty()) {
             return Ok(Vec::new());
         }
-        // plainto_tsquery ANDs the words; any of them may match, as in the BM25 engine, so the
-        // ANDs become ORs. Weights {D, C, B, A}: text, -, headings, title (as the embedded
-        // engine's title boost; weights are at most 1); normalization 1 divides by 1 + log(length).
+        // BM25 (k1 1.2, b 0.75, as the embedded engine) computed in the query: ts_rank has no
+        // inverse document frequency, which cost SciFact 0.08 nDCG@10 on the lexical side.
+        // Every chunk holding a query word is a candidate, so counting candidates per word is
+        // that word's document frequency in scope; N is the scope's chunk count; document
+        // length is the chunk's indexed word count, averaged over the candidates (the one
+        // approximation: the embedded engine averages over every chunk).
+        // plainto_tsquery ANDs the words; any of them may match, so the ANDs become ORs.
         let mut q = Sql::new(
-            "SELECT c.id, CAST(ts_rank('{0.8, 0.8, 0.8, 1.0}', c.tsv, q.q, 1) AS DOUBLE PRECISION) AS score
-             FROM chunks c, (SELECT CAST(replace(CAST(plainto_tsquery('english', ",
+            "WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', ",
         );
         q.push_bind(query)
-            .push(") AS TEXT), ' & ', ' | ') AS tsquery) AS q) q WHERE c.tsv @@ q.q AND");
+            .push(
+                ") AS TEXT), ' & ', ' | ') AS tsquery) AS q,
+                    array(SELECT lexeme FROM unnest(to_tsvector('english', ",
+            )
+            .push_bind(query)
+            .push(
+                "))) AS terms),
+             m AS (SELECT c.id, c.tsv FROM chunks c, q WHERE c.tsv @@ q.q AND",
+            );
         scope(&mut q, org, data_sources);
-        q.push(&format!(" ORDER BY score DESC, c.id LIMIT {limit}"));
+        q.push(
+            "),
+             t AS (SELECT m.id, u.lexeme, COALESCE(array_length(u.positions, 1), 1) AS tf
+                   FROM m, unnest(m.tsv) AS u),
+             d AS (SELECT id, SUM(tf) AS dl FROM t GROUP BY id),
+             hits AS (SELECT t.id, t.lexeme, t.tf FROM t, q WHERE t.lexeme = ANY(q.terms)),
+             df AS (SELECT lexeme, COUNT(*) AS n FROM hits GROUP BY lexeme),
+             avg AS (SELECT AVG(dl) AS avgdl FROM d),
+             total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n FROM documents e WHERE e.org_id = ",
+        )
+        .push_bind(org.as_str());
+        if let Some(ds) = data_sources {
+            q.push(" AND e.data_source_id IN ")
+                .push_list(ds.iter().map(|d| d.as_str()));
+        }
+        q.push(&format!(
+            ")
+             SELECT hits.id, CAST(SUM(
+                    ln(1 + (GREATEST(total.n, df.n) - df.n + 0.5) / (df.n + 0.5))
+                    * hits.tf * 2.2 / (hits.tf + 1.2 * (0.25 + 0.75 * d.dl / avg.avgdl))
+                ) AS DOUBLE PRECISION) AS score
+             FROM hits JOIN df USING (lexeme) JOIN d USING (id), avg, total
+             GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT {limit}"
+        ));
         let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
         scored(rows)
     }
