@@ -398,6 +398,36 @@ pub async fn jobs_dedupe(store: &dyn Store) {
     );
 }
 
+/// Many claimers at once (threads of several nodes): each job is taken exactly once.
+pub async fn jobs_concurrent_claimers_take_each_job_once(store: &dyn Store) {
+    let o = org(store, "o").await;
+    let q = store.jobs();
+    let now = time::now();
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(q.enqueue(job(&o, None)).await.unwrap().0.id);
+    }
+    let lease = Duration::from_secs(30);
+    let claimer = |w: usize| async move {
+        let mut got = Vec::new();
+        while let Some(j) = q
+            .claim(&format!("w{w}"), &["sync"], now, lease)
+            .await
+            .unwrap()
+        {
+            got.push(j.id);
+        }
+        got
+    };
+    let all = futures::future::join_all((0..6).map(claimer)).await;
+    let mut taken: Vec<_> = all.into_iter().flatten().collect();
+    assert_eq!(taken.len(), 24, "no job taken twice");
+    taken.sort();
+    taken.dedup();
+    ids.sort();
+    assert_eq!(taken, ids, "every job taken");
+}
+
 /// Concurrent claims hand a job to exactly one worker; only due jobs of the asked kinds are claimed.
 pub async fn jobs_claim_is_exclusive(store: &dyn Store) {
     let o = org(store, "o").await;
@@ -2218,7 +2248,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             bootstrap_only_once, api_keys_roundtrip_and_revoke, chunks_and_the_change_log, api_key_needs_existing_org, agents_crud,
             agents_reject_foreign_data_sources, org_isolation, data_sources_crud, jobs_dedupe,
-            jobs_claim_is_exclusive, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
+            jobs_claim_is_exclusive, jobs_concurrent_claimers_take_each_job_once, jobs_lease_expiry_and_retries, jobs_exhaust_attempts_and_stay_in_their_org,
             users_crud_and_unique_email, user_keys_follow_the_role, rate_limit_overrides_roundtrip,
             webhooks_crud, webhook_outbox_follows_agent_changes, webhook_attempts_and_auto_disable,
             kb_articles_and_versions, document_records_and_states, sync_progress_and_outcome,

@@ -1,7 +1,7 @@
 //! The job queue on SQLite: claims are atomic because every write runs in a
 //! `BEGIN IMMEDIATE` transaction on the single writer connection.
 
-use super::{backend, from_micros, from_micros_opt, micros, Sql, SqlStore};
+use super::{backend, from_micros, from_micros_opt, micros, Dialect, Sql, SqlStore};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -104,7 +104,7 @@ impl JobStore for SqlStore {
         if kinds.is_empty() {
             return Ok(None);
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_row_writes().await?;
         let now_us = micros(&now);
         loop {
             let mut q = Sql::new(format!("SELECT {COLUMNS} FROM jobs WHERE kind IN "));
@@ -114,6 +114,10 @@ impl JobStore for SqlStore {
                 .push(") OR (status = 'running' AND lease_expires_at <= ")
                 .push_bind(now_us)
                 .push(")) ORDER BY run_at, created_at LIMIT 1");
+            if self.dialect == Dialect::Postgres {
+                // Claimers on other nodes skip the row this one took instead of queueing on it.
+                q.push(" FOR UPDATE SKIP LOCKED");
+            }
             let Some(r) = q.build().fetch_optional(&mut *tx).await.map_err(backend)? else {
                 tx.commit().await.map_err(backend)?;
                 return Ok(None);
@@ -162,7 +166,7 @@ impl JobStore for SqlStore {
         lease: Duration,
         progress: Option<&serde_json::Value>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_row_writes().await?;
         let res = sqlx::query(
             "UPDATE jobs SET lease_expires_at = $1, progress = COALESCE($2, progress), updated_at = $3
              WHERE id = $4 AND status = 'running' AND lease_owner = $5",
@@ -180,7 +184,7 @@ impl JobStore for SqlStore {
     }
 
     async fn finish(&self, id: &JobId, worker: &str, outcome: JobOutcome) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_row_writes().await?;
         let now = micros(&time::now());
         let q = match &outcome {
             JobOutcome::Succeeded { progress } => sqlx::query(

@@ -189,6 +189,17 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A write transaction for statements that each touch one row and re-check its state in
+    /// their own WHERE (job claims, heartbeats, outcomes): PostgreSQL's row locks order them,
+    /// so they skip the global write lock there and job traffic does not queue behind it.
+    /// On SQLite it is [`Self::begin`].
+    async fn begin_row_writes(&self) -> StoreResult<Transaction<'static, Any>> {
+        match self.dialect {
+            Dialect::Sqlite => self.begin().await,
+            Dialect::Postgres => self.write.begin().await.map_err(backend),
+        }
+    }
+
     /// A write transaction, serialized with every other one (see the module doc).
     async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
         match self.dialect {

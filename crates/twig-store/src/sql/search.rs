@@ -178,9 +178,7 @@ impl ChunkSearch for SqlStore {
         // length is the chunk's indexed word count, averaged over the candidates (the one
         // approximation: the embedded engine averages over every chunk).
         // plainto_tsquery ANDs the words; any of them may match, so the ANDs become ORs.
-        let mut q = Sql::new(
-            "WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', ",
-        );
+        let mut q = Sql::new("WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', ");
         q.push_bind(query)
             .push(
                 ") AS TEXT), ' & ', ' | ') AS tsquery) AS q,
