@@ -79,7 +79,7 @@ impl SqlStore {
             vec![
                 format!(
                     "SET LOCAL hnsw.ef_search = {}",
-                    limit.max(MIN_EF_SEARCH).min(1000)
+                    limit.clamp(MIN_EF_SEARCH, 1000)
                 ),
                 "SET LOCAL hnsw.iterative_scan = relaxed_order".into(),
                 format!("SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"),
