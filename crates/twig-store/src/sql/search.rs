@@ -174,9 +174,9 @@ impl ChunkSearch for SqlStore {
         // BM25 (k1 1.2, b 0.75, as the embedded engine) computed in the query: ts_rank has no
         // inverse document frequency, which cost SciFact 0.08 nDCG@10 on the lexical side.
         // Every chunk holding a query word is a candidate, so counting candidates per word is
-        // that word's document frequency in scope; N is the scope's chunk count; document
-        // length is the chunk's indexed word count, averaged over the candidates (the one
-        // approximation: the embedded engine averages over every chunk).
+        // that word's document frequency in scope; N is the scope's chunk count; a chunk's
+        // length is its token count, averaged over the candidates (the one approximation: the
+        // embedded engine averages over every chunk). Only the query's words are unnested.
         // plainto_tsquery ANDs the words; any of them may match, so the ANDs become ORs.
         let mut q = Sql::new("WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', ");
         q.push_bind(query)
@@ -187,17 +187,16 @@ impl ChunkSearch for SqlStore {
             .push_bind(query)
             .push(
                 "))) AS terms),
-             m AS (SELECT c.id, c.tsv FROM chunks c, q WHERE c.tsv @@ q.q AND",
+             m AS (SELECT c.id, c.tsv, GREATEST(c.token_count, 1) AS dl FROM chunks c, q
+                   WHERE c.tsv @@ q.q AND",
             );
         scope(&mut q, org, data_sources);
         q.push(
             "),
-             t AS (SELECT m.id, u.lexeme, COALESCE(array_length(u.positions, 1), 1) AS tf
-                   FROM m, unnest(m.tsv) AS u),
-             d AS (SELECT id, SUM(tf) AS dl FROM t GROUP BY id),
-             hits AS (SELECT t.id, t.lexeme, t.tf FROM t, q WHERE t.lexeme = ANY(q.terms)),
+             hits AS (SELECT m.id, m.dl, u.lexeme, COALESCE(array_length(u.positions, 1), 1) AS tf
+                      FROM m, q, unnest(m.tsv) AS u WHERE u.lexeme = ANY(q.terms)),
              df AS (SELECT lexeme, COUNT(*) AS n FROM hits GROUP BY lexeme),
-             avg AS (SELECT AVG(dl) AS avgdl FROM d),
+             avg AS (SELECT AVG(dl) AS avgdl FROM m),
              total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n FROM documents e WHERE e.org_id = ",
         )
         .push_bind(org.as_str());
@@ -209,9 +208,9 @@ impl ChunkSearch for SqlStore {
             ")
              SELECT hits.id, CAST(SUM(
                     ln(1 + (GREATEST(total.n, df.n) - df.n + 0.5) / (df.n + 0.5))
-                    * hits.tf * 2.2 / (hits.tf + 1.2 * (0.25 + 0.75 * d.dl / avg.avgdl))
+                    * hits.tf * 2.2 / (hits.tf + 1.2 * (0.25 + 0.75 * hits.dl / avg.avgdl))
                 ) AS DOUBLE PRECISION) AS score
-             FROM hits JOIN df USING (lexeme) JOIN d USING (id), avg, total
+             FROM hits JOIN df USING (lexeme), avg, total
              GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT {limit}"
         ));
         let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
