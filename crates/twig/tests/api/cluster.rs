@@ -198,6 +198,33 @@ async fn nodes_sharing_a_postgres_database_are_one_deployment() {
     assert!(!r.text.contains("kelp"), "still found on B: {}", r.text);
 }
 
+/// Creates a website source over `site` on `s`, starts its sync, and returns once 6 pages are
+/// in while it is still running (the moment the tests kill whoever runs it).
+async fn sync_until_mid_way(s: &TestServer, key: &str, site: &Site) -> String {
+    let ds = create_ds(
+        s,
+        json!({"type": "website", "name": "Guide", "config": {"url": format!("{}/", site.base), "requests_per_second": 12}}),
+    )
+    .await;
+    let r = s
+        .post(&format!("/api/v1/data-sources/{ds}/sync"), key, json!({}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = s
+            .get(&format!("/api/v1/data-sources/{ds}/status"), key)
+            .await
+            .body;
+        if st["documents_done"].as_u64().unwrap_or(0) >= 6 {
+            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
+            return ds;
+        }
+        assert!(Instant::now() < deadline, "the sync did not start: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_sync_on_a_killed_node_is_finished_by_another_without_duplicates() {
     let db = ScratchDb::create().await;
@@ -211,28 +238,7 @@ async fn a_sync_on_a_killed_node_is_finished_by_another_without_duplicates() {
     a_env.push(("TWIG_INGEST__WORKERS", "1".to_owned()));
     let mut a = node(dir_a.path(), &a_env).await;
     let key = a.admin().to_owned();
-    let ds = create_ds(
-        &a,
-        json!({"type": "website", "name": "Guide", "config": {"url": format!("{}/", site.base), "requests_per_second": 12}}),
-    )
-    .await;
-    let r = a
-        .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = a
-            .get(&format!("/api/v1/data-sources/{ds}/status"), &key)
-            .await
-            .body;
-        if st["documents_done"].as_u64().unwrap_or(0) >= 6 {
-            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "sync did not start: {st}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ds = sync_until_mid_way(&a, &key, &site).await;
     a.kill9();
     // B takes over once A's lease lapses, and finishes from where A's last commit left off.
     let mut b = node(dir_b.path(), &env).await;
@@ -580,31 +586,7 @@ async fn api_nodes_without_workers_and_separate_workers_share_the_jobs() {
         .cloned()
         .collect();
     let w1 = Worker::start(dir_w1.path(), &worker_env);
-    let ds = create_ds(
-        &a,
-        json!({"type": "website", "name": "Guide", "config": {"url": format!("{}/", site.base), "requests_per_second": 12}}),
-    )
-    .await;
-    let r = a
-        .post(&format!("/api/v1/data-sources/{ds}/sync"), &key, json!({}))
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = a
-            .get(&format!("/api/v1/data-sources/{ds}/status"), &key)
-            .await
-            .body;
-        if st["documents_done"].as_u64().unwrap_or(0) >= 6 {
-            assert_eq!(st["status"], "processing", "killed mid-sync: {st}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker never took the sync: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ds = sync_until_mid_way(&a, &key, &site).await;
     drop(w1);
     // Another worker resumes it once the lease lapses; the API node still runs nothing.
     let _w2 = Worker::start(dir_w2.path(), &worker_env);
