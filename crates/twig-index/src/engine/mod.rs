@@ -107,7 +107,10 @@ enum Backend {
     },
     /// The database itself ([`Store::chunk_search`]): nothing is held here, so every node
     /// sees a write the moment it commits.
-    Database,
+    Database {
+        /// Change log high-water mark already pruned (pruning is a write under the global lock).
+        pruned: AtomicU64,
+    },
 }
 
 /// The retrieval engine (see the module docs).
@@ -179,7 +182,9 @@ impl Engine {
             return Ok(Engine {
                 store,
                 embedder,
-                backend: Backend::Database,
+                backend: Backend::Database {
+                    pruned: AtomicU64::new(0),
+                },
                 write_lock: tokio::sync::Mutex::new(()),
                 config,
             });
@@ -333,12 +338,15 @@ impl Engine {
     /// What the timer does: replays the log into local indexes, or, when the database
     /// searches, forgets the log that nothing replays.
     async fn catch_up(&self) -> Result<(), Error> {
-        match self.backend {
+        match &self.backend {
             Backend::Local { .. } => self.sync_indexes().await,
-            Backend::Database => {
+            Backend::Database { pruned } => {
                 let docs = self.store.documents();
                 let last = docs.last_change().await?;
-                docs.prune_changes(last).await?;
+                if last > pruned.load(Ordering::SeqCst) {
+                    docs.prune_changes(last).await?;
+                    pruned.store(last, Ordering::SeqCst);
+                }
                 Ok(())
             }
         }

@@ -67,7 +67,9 @@ pub(super) async fn run(engine: &Engine, req: SearchRequest) -> Result<SearchRes
         Backend::Local {
             lexical, vector, ..
         } => local_candidates(engine, lexical, vector, &req, &query, mode, candidates).await?,
-        Backend::Database => database_candidates(engine, &req, &query, mode, candidates).await?,
+        Backend::Database { .. } => {
+            database_candidates(engine, &req, &query, mode, candidates).await?
+        }
     };
     let Candidates {
         lex_hits,
