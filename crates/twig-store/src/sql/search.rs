@@ -38,11 +38,17 @@ pub(crate) fn vector_literal(v: &[f32]) -> String {
     s
 }
 
-/// Appends the org and data-source scope of `chunks` (aliased `c`).
-fn scope<'q>(q: &mut Sql<'q>, org: &'q OrgId, data_sources: Option<&'q [DataSourceId]>) {
-    q.push(" c.org_id = ").push_bind(org.as_str());
+/// Appends the org and data-source scope of the rows aliased `alias` (chunks or documents).
+fn scope<'q>(
+    q: &mut Sql<'q>,
+    alias: &str,
+    org: &'q OrgId,
+    data_sources: Option<&'q [DataSourceId]>,
+) {
+    q.push(&format!(" {alias}.org_id = "))
+        .push_bind(org.as_str());
     if let Some(ds) = data_sources {
-        q.push(" AND c.data_source_id IN ")
+        q.push(&format!(" AND {alias}.data_source_id IN "))
             .push_list(ds.iter().map(|d| d.as_str()));
     }
 }
@@ -97,7 +103,7 @@ impl SqlStore {
         q.push_bind(literal.as_str()).push(&format!(
             " AS vector({dim})) AS dist FROM chunks c WHERE vector_dims(c.embedding_v) = {dim} AND"
         ));
-        scope(&mut q, org, data_sources);
+        scope(&mut q, "c", org, data_sources);
         q.push(&format!(
             " ORDER BY dist LIMIT {limit}) s ORDER BY dist, id"
         ));
@@ -190,20 +196,16 @@ impl ChunkSearch for SqlStore {
              m AS (SELECT c.id, c.tsv, GREATEST(c.token_count, 1) AS dl FROM chunks c, q
                    WHERE c.tsv @@ q.q AND",
             );
-        scope(&mut q, org, data_sources);
+        scope(&mut q, "c", org, data_sources);
         q.push(
             "),
              hits AS (SELECT m.id, m.dl, u.lexeme, COALESCE(array_length(u.positions, 1), 1) AS tf
                       FROM m, q, unnest(m.tsv) AS u WHERE u.lexeme = ANY(q.terms)),
              df AS (SELECT lexeme, COUNT(*) AS n FROM hits GROUP BY lexeme),
              avg AS (SELECT AVG(dl) AS avgdl FROM m),
-             total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n FROM documents e WHERE e.org_id = ",
-        )
-        .push_bind(org.as_str());
-        if let Some(ds) = data_sources {
-            q.push(" AND e.data_source_id IN ")
-                .push_list(ds.iter().map(|d| d.as_str()));
-        }
+             total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n FROM documents e WHERE",
+        );
+        scope(&mut q, "e", org, data_sources);
         q.push(&format!(
             ")
              SELECT hits.id, CAST(SUM(
