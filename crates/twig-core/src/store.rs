@@ -216,8 +216,17 @@ pub trait ChunkSearch: Send + Sync {
     /// of `dim`, the vector index and the vectors of chunks written before it existed.
     /// Idempotent, and safe on several nodes at once.
     async fn prepare(&self, dim: Option<usize>) -> StoreResult<()>;
-    /// The `limit` best lexical matches of `query`.
+    /// The `limit` best lexical matches of `query`, ranking a bounded number of candidates.
     async fn lexical(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ScoredChunk>>;
+    /// The same matches ranked over every chunk holding a query word (what the bounded
+    /// search is measured against).
+    async fn lexical_exact(
         &self,
         org: &OrgId,
         data_sources: Option<&[DataSourceId]>,

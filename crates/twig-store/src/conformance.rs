@@ -1370,6 +1370,149 @@ pub async fn database_search(store: &dyn Store) {
         .is_empty());
 }
 
+/// PostgreSQL only: the word frequencies the lexical search reads stay equal to a recount
+/// through every write, and the bounded search ranks the rarest words' chunks. `url` is the
+/// store's database, read directly for the recount.
+pub async fn database_lexical_statistics(store: &crate::sql::SqlStore, url: &str) {
+    use sqlx::Connection;
+    let search = store
+        .chunk_search()
+        .expect("this backend searches in the database");
+    let mut raw = sqlx::AnyConnection::connect(url).await.unwrap();
+    // Rows of either side the other lacks: 0 when the triggers kept count.
+    async fn drift(c: &mut sqlx::AnyConnection) -> i64 {
+        let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM (
+            (SELECT org_id, lexeme, data_source_id, chunks FROM lexeme_stats
+             EXCEPT SELECT c.org_id, u.lexeme, c.data_source_id, COUNT(*) FROM chunks c, unnest(c.tsv) u
+                    WHERE c.org_id IS NOT NULL GROUP BY 1, 2, 3)
+            UNION ALL
+            (SELECT c.org_id, u.lexeme, c.data_source_id, COUNT(*) FROM chunks c, unnest(c.tsv) u
+                    WHERE c.org_id IS NOT NULL GROUP BY 1, 2, 3
+             EXCEPT SELECT org_id, lexeme, data_source_id, chunks FROM lexeme_stats)) d";
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(c)
+            .await
+            .unwrap()
+    }
+    let o = org(store, "o").await;
+    let other = org(store, "other").await;
+    let ds1 = website(store, &o, "one").await;
+    let ds2 = website(store, &o, "two").await;
+    let ds3 = website(store, &other, "three").await;
+    let docs = store.documents();
+    let put = |ds: &DataSource, key: &str, texts: &[&str]| {
+        let mut d = record(ds, key, DocumentStatus::Indexed, None);
+        d.chunks = texts.len() as u32;
+        let chunks: Vec<StoredChunk> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| StoredChunk {
+                id: ChunkId::generate(),
+                document_id: d.id.clone(),
+                position: i as u32,
+                text: (*t).into(),
+                heading_path: vec![],
+                token_count: 4,
+                page: None,
+                embedding: Some(vec![1.0, 0.0, 0.0]),
+            })
+            .collect();
+        (d, chunks)
+    };
+    // Two chunks hold the rare word, six more only the common one.
+    let (rare, rare_chunks) = put(&ds1, "rare", &["zebra common lorem", "zebra common ipsum"]);
+    let (common, common_chunks) = put(&ds2, "common", &["common dolor"; 6]);
+    let (foreign, foreign_chunks) = put(&ds3, "foreign", &["zebra zebra common"]);
+    for (d, ch) in [
+        (&rare, &rare_chunks),
+        (&common, &common_chunks),
+        (&foreign, &foreign_chunks),
+    ] {
+        docs.upsert_document(d, ch).await.unwrap();
+    }
+    search.prepare(Some(3)).await.unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after inserts");
+
+    let bounded = store
+        .lexical_within(&o.id, None, "zebra common", 10, Some(3))
+        .await
+        .unwrap();
+    let mut got: Vec<ChunkId> = bounded.iter().map(|h| h.chunk_id.clone()).collect();
+    got.sort();
+    let mut want: Vec<ChunkId> = rare_chunks.iter().map(|c| c.id.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "candidates come from the rarer word only");
+    let exact = search
+        .lexical_exact(&o.id, None, "zebra common", 10)
+        .await
+        .unwrap();
+    assert_eq!(exact.len(), 8, "every chunk of the org holding either word");
+    assert_eq!(
+        &exact[..2].iter().map(|h| h.score).collect::<Vec<_>>(),
+        &bounded.iter().map(|h| h.score).collect::<Vec<_>>(),
+        "the same BM25 where both rank the same chunks"
+    );
+    assert_eq!(
+        store
+            .lexical_within(&o.id, None, "common", 10, Some(3))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "a word more common than the bound still finds that many"
+    );
+    assert_eq!(
+        search
+            .lexical(
+                &o.id,
+                Some(std::slice::from_ref(&ds2.id)),
+                "zebra common",
+                10
+            )
+            .await
+            .unwrap()
+            .len(),
+        6,
+        "frequencies are those of the data sources searched"
+    );
+
+    // Rewriting a document's chunks, deleting one, deleting a data source, and rows that only
+    // get their scope at `prepare` (as `twig migrate` copies them) all keep the counts true.
+    let (_, mut rewritten) = put(&ds1, "rare", &["zebra quagga", "okapi"]);
+    for c in &mut rewritten {
+        c.document_id = rare.id.clone();
+    }
+    docs.upsert_document(&rare, &rewritten).await.unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after a rewrite");
+    docs.delete_document(&o.id, &common.id).await.unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after a delete");
+    sqlx::query("UPDATE chunks SET org_id = NULL, data_source_id = NULL WHERE document_id = $1")
+        .bind(rare.id.as_str())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after losing the scope");
+    search.prepare(Some(3)).await.unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after prepare fills the scope in");
+    assert_eq!(
+        search
+            .lexical(&o.id, None, "quagga", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.delete_data_source(&other.id, &ds3.id).await.unwrap();
+    assert_eq!(drift(&mut raw).await, 0, "after a data source is deleted");
+    let left: i64 =
+        sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM lexeme_stats WHERE org_id = $1")
+            .bind(other.id.as_str())
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "no zero counts are left behind");
+}
+
 /// Document records: one per source key, failures requeued, states counted and listed per org.
 pub async fn document_records_and_states(store: &dyn Store) {
     let o = org(store, "o").await;

@@ -76,3 +76,12 @@ async fn database_search() {
     let (store, _db) = fresh().await;
     twig_store::conformance::database_search(&*store).await;
 }
+
+#[tokio::test]
+async fn database_lexical_statistics() {
+    let db = ScratchDb::create().await;
+    let store = SqlStore::connect_postgres(&db.url, KEY)
+        .await
+        .expect("connect");
+    twig_store::conformance::database_lexical_statistics(&store, &db.url).await;
+}

@@ -1,5 +1,5 @@
 //! Search inside PostgreSQL: a generated `tsvector` with a GIN index for the lexical side
-//! (ranked by BM25 computed in the query),
+//! (ranked by BM25 computed in the query, over word frequencies kept by triggers),
 //! pgvector's HNSW (cosine) for the vector side, both scoped to the org and data sources in
 //! the query (see migrations/postgres/0002_search.sql).
 //!
@@ -22,6 +22,8 @@ const BACKFILL_BATCH: i64 = 500;
 const MIN_EF_SEARCH: usize = 100;
 /// Most index tuples an iterative scan visits before it settles for what it has.
 const MAX_SCAN_TUPLES: usize = 50_000;
+/// Most chunks a lexical search ranks (see `SqlStore::lexical_within`).
+pub const LEXICAL_CANDIDATES: usize = 5_000;
 
 /// `[x1,x2,…]`, pgvector's text form (Rust prints the shortest string that reads back exactly).
 pub(crate) fn vector_literal(v: &[f32]) -> String {
@@ -65,6 +67,80 @@ fn scored(rows: Vec<sqlx::any::AnyRow>) -> StoreResult<Vec<ScoredChunk>> {
 }
 
 impl SqlStore {
+    /// BM25 (k1 1.2, b 0.75, as the embedded engine) over at most `candidates` chunks
+    /// (`None`: every chunk holding a query word).
+    ///
+    /// ts_rank has no inverse document frequency, which cost SciFact 0.08 nDCG@10 on the
+    /// lexical side, so the score is computed here. Each word's document frequency in scope
+    /// comes from `lexeme_stats` (0003_lexeme_stats.sql), N is the scope's chunk count, and a
+    /// chunk's length is its token count, averaged over the candidates (the one approximation:
+    /// the embedded engine averages over every chunk).
+    ///
+    /// Candidates are the chunks holding the rarest words, taken while their frequencies add
+    /// up to at most `candidates`; the commoner words only add to those chunks' scores. A word
+    /// in most chunks has an IDF near zero, so a chunk holding only such words would rank low
+    /// anyway, and ranking every chunk of a million that holds one cost seconds per query.
+    /// When even the rarest word is in more chunks than that, any `candidates` of them are
+    /// ranked. Within the bound (every small corpus, SciFact included) this is exact BM25.
+    pub async fn lexical_within(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &str,
+        limit: usize,
+        candidates: Option<usize>,
+    ) -> StoreResult<Vec<ScoredChunk>> {
+        if limit == 0 || data_sources.is_some_and(|d| d.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let (driver, cap) = match candidates {
+            Some(n) => (format!("r.rn = 1 OR r.cum <= {n}"), format!(" LIMIT {n}")),
+            None => ("TRUE".to_string(), String::new()),
+        };
+        let mut q =
+            Sql::new("WITH terms AS (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', ");
+        q.push_bind(query).push(
+            "))),
+             st AS (SELECT t.lexeme, CAST(SUM(s.chunks) AS DOUBLE PRECISION) AS df
+                    FROM terms t JOIN lexeme_stats s ON s.lexeme = t.lexeme AND",
+        );
+        scope(&mut q, "s", org, data_sources);
+        // Lexemes are never parsed as query syntax: each is quoted as tsquery text (quotes and
+        // backslashes doubled) before the cast.
+        q.push(&format!(
+            r#" GROUP BY t.lexeme HAVING SUM(s.chunks) > 0),
+             drivers AS (SELECT CAST(string_agg(
+                        '''' || replace(replace(r.lexeme, '\', '\\'), '''', '''''') || '''', ' | ')
+                        AS tsquery) AS q
+                    FROM (SELECT lexeme, SUM(df) OVER (ORDER BY df, lexeme) AS cum,
+                                 row_number() OVER (ORDER BY df, lexeme) AS rn FROM st) r
+                    WHERE {driver}),
+             m AS (SELECT c.id, c.tsv, GREATEST(c.token_count, 1) AS dl FROM chunks c, drivers
+                   WHERE c.tsv @@ drivers.q AND"#
+        ));
+        scope(&mut q, "c", org, data_sources);
+        q.push(&format!(
+            "{cap}),
+             hits AS (SELECT m.id, m.dl, st.df, COALESCE(array_length(u.positions, 1), 1) AS tf
+                      FROM m CROSS JOIN LATERAL unnest(m.tsv) u JOIN st ON st.lexeme = u.lexeme),
+             avg AS (SELECT AVG(dl) AS avgdl FROM m),
+             total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n
+                       FROM documents e WHERE"
+        ));
+        scope(&mut q, "e", org, data_sources);
+        q.push(&format!(
+            ")
+             SELECT hits.id, CAST(SUM(
+                    ln(1 + (GREATEST(total.n, hits.df) - hits.df + 0.5) / (hits.df + 0.5))
+                    * hits.tf * 2.2 / (hits.tf + 1.2 * (0.25 + 0.75 * hits.dl / avg.avgdl))
+                ) AS DOUBLE PRECISION) AS score
+             FROM hits, avg, total
+             GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT {limit}"
+        ));
+        let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
+        scored(rows)
+    }
+
     async fn nearest_with(
         &self,
         org: &OrgId,
@@ -174,49 +250,19 @@ impl ChunkSearch for SqlStore {
         query: &str,
         limit: usize,
     ) -> StoreResult<Vec<ScoredChunk>> {
-        if limit == 0 || data_sources.is_some_and(|d| d.is_empty()) {
-            return Ok(Vec::new());
-        }
-        // BM25 (k1 1.2, b 0.75, as the embedded engine) computed in the query: ts_rank has no
-        // inverse document frequency, which cost SciFact 0.08 nDCG@10 on the lexical side.
-        // Every chunk holding a query word is a candidate, so counting candidates per word is
-        // that word's document frequency in scope; N is the scope's chunk count; a chunk's
-        // length is its token count, averaged over the candidates (the one approximation: the
-        // embedded engine averages over every chunk). Only the query's words are unnested.
-        // plainto_tsquery ANDs the words; any of them may match, so the ANDs become ORs.
-        let mut q = Sql::new("WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', ");
-        q.push_bind(query)
-            .push(
-                ") AS TEXT), ' & ', ' | ') AS tsquery) AS q,
-                    array(SELECT lexeme FROM unnest(to_tsvector('english', ",
-            )
-            .push_bind(query)
-            .push(
-                "))) AS terms),
-             m AS (SELECT c.id, c.tsv, GREATEST(c.token_count, 1) AS dl FROM chunks c, q
-                   WHERE c.tsv @@ q.q AND",
-            );
-        scope(&mut q, "c", org, data_sources);
-        q.push(
-            "),
-             hits AS (SELECT m.id, m.dl, u.lexeme, COALESCE(array_length(u.positions, 1), 1) AS tf
-                      FROM m, q, unnest(m.tsv) AS u WHERE u.lexeme = ANY(q.terms)),
-             df AS (SELECT lexeme, COUNT(*) AS n FROM hits GROUP BY lexeme),
-             avg AS (SELECT AVG(dl) AS avgdl FROM m),
-             total AS (SELECT CAST(COALESCE(SUM(e.chunks), 0) AS DOUBLE PRECISION) AS n FROM documents e WHERE",
-        );
-        scope(&mut q, "e", org, data_sources);
-        q.push(&format!(
-            ")
-             SELECT hits.id, CAST(SUM(
-                    ln(1 + (GREATEST(total.n, df.n) - df.n + 0.5) / (df.n + 0.5))
-                    * hits.tf * 2.2 / (hits.tf + 1.2 * (0.25 + 0.75 * hits.dl / avg.avgdl))
-                ) AS DOUBLE PRECISION) AS score
-             FROM hits JOIN df USING (lexeme), avg, total
-             GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT {limit}"
-        ));
-        let rows = q.build().fetch_all(&self.read).await.map_err(backend)?;
-        scored(rows)
+        self.lexical_within(org, data_sources, query, limit, Some(LEXICAL_CANDIDATES))
+            .await
+    }
+
+    async fn lexical_exact(
+        &self,
+        org: &OrgId,
+        data_sources: Option<&[DataSourceId]>,
+        query: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ScoredChunk>> {
+        self.lexical_within(org, data_sources, query, limit, None)
+            .await
     }
 
     async fn nearest(
