@@ -4,12 +4,8 @@
 run: ## Build and start the server on the embedded default (SQLite in ./twig-data).
 	cargo run --bin twig -- serve
 
-test: ## The whole test suite (what CI runs): starts the real servers the scale-out tests use (scripts/services.sh), then cargo's tests, the SDK suites, real third-party clients (openai, mcp), then schemathesis, all against target/debug/twig.
-	bash scripts/services.sh
-	cargo test --workspace --no-fail-fast
-	bash scripts/test-sdks.sh
-	python3 tests/clients/run.py
-	bash scripts/schemathesis.sh
+test: ## The whole test suite (what CI runs, scripts/test.sh): starts the real servers the scale-out tests use (scripts/services.sh), builds once, then runs cargo's tests beside the SDK suites, real third-party clients (openai, mcp) and schemathesis, all against target/debug/twig.
+	bash scripts/test.sh
 
 fuzz-api: ## schemathesis against the OpenAPI document alone (also the last step of `make test`).
 	bash scripts/schemathesis.sh
