@@ -1134,6 +1134,33 @@ fn record(ds: &DataSource, key: &str, status: DocumentStatus, error: Option<&str
     }
 }
 
+/// An indexed document of `ds` titled `title`, one chunk per text with its embedding.
+fn indexed_doc(
+    ds: &DataSource,
+    title: &str,
+    heading: &[&str],
+    token_count: u32,
+    texts: &[(&str, [f32; 3])],
+) -> (Document, Vec<StoredChunk>) {
+    let mut d = record(ds, title, DocumentStatus::Indexed, None);
+    d.chunks = texts.len() as u32;
+    let chunks = texts
+        .iter()
+        .enumerate()
+        .map(|(i, (t, v))| StoredChunk {
+            id: ChunkId::generate(),
+            document_id: d.id.clone(),
+            position: i as u32,
+            text: (*t).into(),
+            heading_path: heading.iter().map(|h| (*h).into()).collect(),
+            token_count,
+            page: None,
+            embedding: Some(v.to_vec()),
+        })
+        .collect();
+    (d, chunks)
+}
+
 /// Chunks with their embeddings round-trip; every change is logged in commit order, and the
 /// log's high-water mark is what the indexes resume from.
 pub async fn chunks_and_the_change_log(store: &dyn Store) {
@@ -1221,23 +1248,7 @@ pub async fn database_search(store: &dyn Store) {
     let ds3 = website(store, &other, "three").await;
     let docs = store.documents();
     let put = |ds: &DataSource, title: &str, texts: &[(&str, [f32; 3])]| {
-        let mut d = record(ds, title, DocumentStatus::Indexed, None);
-        d.chunks = texts.len() as u32;
-        let chunks: Vec<StoredChunk> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, (t, v))| StoredChunk {
-                id: ChunkId::generate(),
-                document_id: d.id.clone(),
-                position: i as u32,
-                text: (*t).into(),
-                heading_path: vec!["Help center".into()],
-                token_count: 5,
-                page: None,
-                embedding: Some(v.to_vec()),
-            })
-            .collect();
-        (d, chunks)
+        indexed_doc(ds, title, &["Help center"], 5, texts)
     };
     let (a, a_chunks) = put(
         &ds1,
@@ -1401,23 +1412,8 @@ pub async fn database_lexical_statistics(store: &crate::sql::SqlStore, url: &str
     let ds3 = website(store, &other, "three").await;
     let docs = store.documents();
     let put = |ds: &DataSource, key: &str, texts: &[&str]| {
-        let mut d = record(ds, key, DocumentStatus::Indexed, None);
-        d.chunks = texts.len() as u32;
-        let chunks: Vec<StoredChunk> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| StoredChunk {
-                id: ChunkId::generate(),
-                document_id: d.id.clone(),
-                position: i as u32,
-                text: (*t).into(),
-                heading_path: vec![],
-                token_count: 4,
-                page: None,
-                embedding: Some(vec![1.0, 0.0, 0.0]),
-            })
-            .collect();
-        (d, chunks)
+        let texts: Vec<(&str, [f32; 3])> = texts.iter().map(|t| (*t, [1.0, 0.0, 0.0])).collect();
+        indexed_doc(ds, key, &[], 4, &texts)
     };
     // Two chunks hold the rare word, six more only the common one.
     let (rare, rare_chunks) = put(&ds1, "rare", &["zebra common lorem", "zebra common ipsum"]);

@@ -33,12 +33,6 @@ BEGIN
               WHERE r.org_id IS NOT NULL AND r.data_source_id IS NOT NULL
               GROUP BY 1, 2, 3) o
         WHERE s.org_id = o.org_id AND s.lexeme = o.lexeme AND s.data_source_id = o.data_source_id;
-        DELETE FROM lexeme_stats s
-        USING (SELECT DISTINCT r.org_id, u.lexeme, r.data_source_id
-               FROM old_rows r, unnest(r.tsv) u
-               WHERE r.org_id IS NOT NULL AND r.data_source_id IS NOT NULL) o
-        WHERE s.org_id = o.org_id AND s.lexeme = o.lexeme AND s.data_source_id = o.data_source_id
-          AND s.chunks <= 0;
     ELSE
         -- Only what changed: most updates (an embedding filled in) leave every word as it was.
         INSERT INTO lexeme_stats (org_id, lexeme, data_source_id, chunks)
@@ -54,6 +48,9 @@ BEGIN
         GROUP BY 1, 2, 3 HAVING SUM(n) <> 0
         ON CONFLICT (org_id, lexeme, data_source_id)
         DO UPDATE SET chunks = lexeme_stats.chunks + EXCLUDED.chunks;
+    END IF;
+    -- Only words the old rows held can have dropped to zero.
+    IF TG_OP <> 'INSERT' THEN
         DELETE FROM lexeme_stats s
         USING (SELECT DISTINCT r.org_id, u.lexeme, r.data_source_id
                FROM old_rows r, unnest(r.tsv) u
